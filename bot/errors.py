@@ -1,0 +1,32 @@
+"""Small named exceptions of the core; the edges turn them into one clear sentence."""
+
+
+class VocbotError(Exception):
+    """Base class: the message is a complete sentence that says what to do next."""
+
+
+class DataError(VocbotError):
+    """An intents or content file is invalid; the message names the file, the intent and the field."""
+
+    def __init__(self, path: str, message: str, intent: str | None = None, field: str | None = None,
+                 line: int | None = None) -> None:
+        self.path, self.intent, self.field, self.line = path, intent, field, line
+        where = path + (f":{line}" if line else "")
+        parts = [where]
+        if intent:
+            parts.append(f"intent {intent}")
+        if field:
+            parts.append(f"field {field}")
+        super().__init__(f"{', '.join(parts)}: {message}")
+
+
+class ConfigError(VocbotError):
+    """An environment variable or option has an invalid value."""
+
+
+class StoreError(VocbotError):
+    """The enquiry database cannot be opened or has the wrong schema."""
+
+
+class UnknownEnquiry(VocbotError):
+    """An enquiry id does not exist in the log."""

@@ -1,0 +1,66 @@
+"""`vocbot serve`: the one place that wires engine, log, web app and Telegram together and runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, service: Service | None = None) -> web.Application:
+    """The aiohttp application: web chat and API, staff dashboard, health, Telegram when configured."""
+    from bot import web as web_channel
+
+    service = service or Service.create(settings)
+    app = web_channel.create_app(service)
+    try:
+        from bot import staff
+    except ImportError:  # pragma: no cover - the dashboard module is optional while it is being built
+        staff = None
+    if staff is not None:
+        app.add_subapp("/staff", staff.create_staff_app(service))
+    if settings.telegram_token:
+        from bot import telegram_app
+
+        telegram_app.attach(app, service)
+    else:
+        log.info("Telegram is off: set TELEGRAM_BOT_TOKEN to run the Telegram bot too.")
+    return app
+
+
+async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, then drain the log and stop."""
+    app = build_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    print(f"vocbot is running: open http://{host}:{bound}/ (Ctrl+C to stop)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        print("vocbot: stopping, draining the enquiry log ...", flush=True)
+        await runner.cleanup()
+        print("vocbot: stopped", flush=True)
+
+
+def main(settings: Settings, host: str, port: int) -> None:
+    """Run the server in a new event loop."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(settings, host, port))

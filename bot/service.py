@@ -1,0 +1,112 @@
+"""What every channel calls: ask, choose, feedback, handoff. Engine plus log plus rate limits."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.engine import Engine, Reply
+from bot.errors import VocbotError
+from bot.store import EnquiryRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An engine reply and the id of its row in the enquiry log."""
+
+    reply: Reply
+    enquiry_id: str
+
+
+class RateLimiter:
+    """At most `limit` events per key in any `window` seconds (sliding window, in memory)."""
+
+    def __init__(self, limit: int, window: float = 60.0, max_keys: int = 100_000) -> None:
+        self.limit, self.window, self.max_keys = limit, window, max_keys
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Record an event for key; False when the key is over its limit."""
+        now = time.monotonic() if now is None else now
+        if len(self._events) > self.max_keys:
+            self._events.clear()
+        events = self._events[key]
+        while events and now - events[0] > self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            return False
+        events.append(now)
+        return True
+
+
+class Service:
+    """The one object channels hold; the engine inside is swapped whole on reload."""
+
+    def __init__(self, settings: Settings, engine: Engine, store: Store) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.limiter = RateLimiter(settings.rate_per_minute)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Service:
+        """Load the data and open the log; raise VocbotError with a clear sentence on failure."""
+        engine = Engine.load(settings.intents_dir, settings.content_dir)
+        return cls(settings, engine, Store(settings))
+
+    def start(self) -> None:
+        """Start the log writer."""
+        self.store.start()
+
+    def close(self) -> None:
+        """Drain the log and stop."""
+        self.store.close()
+
+    def user_key(self, channel: str, user_id: object) -> str:
+        """The pseudonym of a platform user."""
+        return self.store.user_key(channel, user_id)
+
+    def allow(self, channel: str, user_id: object) -> bool:
+        """Per-user rate limit."""
+        return self.limiter.allow(f"{channel}:{user_id}")
+
+    async def ask(self, text: str, *, channel: str, user_id: object, lang: str | None = None,
+                  audience: str | None = None, chat_type: str | None = None) -> Answered:
+        """Answer a typed question; the log row is committed before this returns."""
+        reply = self.engine.ask(text, lang=lang)
+        return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type)
+
+    async def choose(self, intent_id: str, *, channel: str, user_id: object, lang: str,
+                     parent_id: str | None = None, audience: str | None = None,
+                     chat_type: str | None = None) -> Answered:
+        """Answer a pressed button (a clarify choice or follow-up); raises KeyError for an unknown intent."""
+        reply = self.engine.answer_intent(intent_id, lang)
+        return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, via="button",
+                               parent_id=parent_id)
+
+    async def feedback(self, enquiry_id: str, value: int, *, channel: str, user_id: object,
+                       comment: str | None = None) -> bool:
+        """Record 👍/👎 for an enquiry."""
+        return await self.store.add_feedback(enquiry_id, value, comment, self.user_key(channel, user_id))
+
+    def reload(self) -> str | None:
+        """Reload intents and content; on error keep the old set and return the error sentence."""
+        try:
+            engine = Engine.load(self.settings.intents_dir, self.settings.content_dir)
+        except VocbotError as exc:
+            log.error("reload failed, keeping intents version %s: %s", self.engine.version, exc)
+            return str(exc)
+        self.engine = engine
+        log.info("reloaded intents: version %s, %d intents", engine.version, len(engine.intents))
+        return None
+
+    async def _log(self, reply: Reply, channel: str, user_id: object, **extra: object) -> Answered:
+        record = EnquiryRecord.from_reply(reply, channel, self.user_key(channel, user_id),
+                                          raw_user_id=self.store.raw_id(user_id), **extra)
+        await self.store.log_enquiry(record)
+        return Answered(reply, record.id)
