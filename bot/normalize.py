@@ -43,10 +43,13 @@ class Normalizer:
 
     def __init__(self, synonyms: Mapping[str, Sequence[str]] | None = None) -> None:
         pairs: dict[str, str] = {}
+        for canon in synonyms or {}:
+            # A canonical word maps to itself, so a variant inside it (职高 in 中职高职) is not rewritten.
+            pairs[self.basic(canon)] = self.basic(canon)
         for canon, variants in (synonyms or {}).items():
             for variant in variants:
                 key = self.basic(variant)
-                if key and key != self.basic(canon):
+                if key and key not in pairs:
                     pairs[key] = self.basic(canon)
         self._pairs = pairs
         alternatives = sorted(pairs, key=len, reverse=True)
