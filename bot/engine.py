@@ -9,10 +9,10 @@ from typing import Any
 
 from bot.content import Clause, Content, load_content
 from bot.errors import DataError
-from bot.intents import Intent, IntentSet, load_intents
+from bot.intents import Intent, IntentSet, Limit, load_intents
 from bot.matcher import Matcher, Scored
 from bot.menu import Menu, load_menu
-from bot.normalize import Normalizer, detect_lang
+from bot.normalize import MAX_INPUT, Normalizer, detect_lang
 
 DECISIONS = ("answer", "clarify", "fallback")
 DEFAULT_THRESHOLDS = {"answer": 70.0, "margin": 6.0, "clarify": 50.0, "clarify_window": 12.0,
@@ -96,7 +96,10 @@ class Engine:
         second = ranked[1].score if len(ranked) > 1 else 0.0
         content_chars = len(norm.replace(" ", ""))
         exact = best is not None and best.score >= 100.0 and len(ranked) == 1
-        if best is None or best.score < t["clarify"] or (content_chars < t["min_chars"] and not exact):
+        limit = self._limit(text, norm, best.intent if best else None) if not exact else None
+        if limit is not None:
+            reply = self._beyond_plan(text, norm, lang, limit, best, candidates)
+        elif best is None or best.score < t["clarify"] or (content_chars < t["min_chars"] and not exact):
             reply = self._fallback(text, norm, lang, best.score if best else 0.0, candidates)
         elif exact or (best.score >= t["answer"] and best.score - second >= t["margin"]):
             reply = self._answer(text, norm, lang, best.intent, best.score, candidates)
@@ -153,6 +156,46 @@ class Engine:
         related = tuple(Choice(r, self.title(r, lang)) for r in intent.related)
         return Reply(text, norm, lang, "answer", intent_id, score, candidates, body, related=related,
                      source=intent.source, intents_version=self.version)
+
+    def _limit(self, text: str, norm: str, top_intent: str | None) -> Limit | None:
+        raw = text[:MAX_INPUT].casefold()
+        for limit in self.intent_set.limits:
+            if top_intent not in limit.exempt and limit.matches(norm, raw):
+                return limit
+        return None
+
+    def _beyond_plan(self, text: str, norm: str, lang: str, limit: Limit, best: Scored | None,
+                     candidates: tuple[Scored, ...]) -> Reply:
+        """Fallback that says plainly what the plan does not settle and who is responsible nearby."""
+        body = limit.message[lang]
+        related: tuple[Choice, ...] = ()
+        if best is not None and best.score >= self.thresholds["clarify"]:
+            intent = self.intents[best.intent]
+            departments = self.departments_for(intent.source)
+            if departments:
+                body += "\n\n" + self.content.message("limit_hint", lang, topic=intent.title[lang],
+                                                        departments=("、" if lang == "zh" else ", ").join(
+                                                            self.department_name(d, lang) for d in departments))
+            related = (Choice(intent.id, intent.title[lang]),)
+        return Reply(text, norm, lang, "fallback", None, best.score if best else 0.0, candidates, body,
+                     related=related, intents_version=self.version, extra={"limit": limit.id})
+
+    def departments_for(self, source: tuple[str, ...]) -> list[str]:
+        """The departments named in the 责任单位 lines of these clauses, in order, without repeats."""
+        names: list[str] = []
+        for cid in source:
+            clause = self.clause(cid)
+            for name in clause.responsible if clause else ():
+                if name not in names:
+                    names.append(name)
+        return names or ["区教委"]
+
+    def department_name(self, name: str, lang: str) -> str:
+        """A department's name in the given language (the Chinese name when it is not in contacts)."""
+        dept = self.content.department(name)
+        if dept is None or lang == "zh":
+            return name
+        return f"{dept.name.get('en', name)} ({name})"
 
     def _fallback(self, text: str, norm: str, lang: str, score: float,
                   candidates: tuple[Scored, ...]) -> Reply:

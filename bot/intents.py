@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from bot.yamlfile import read_yaml
 
 AUDIENCES = ("student", "enterprise", "teacher", "all")
 MIN_EXAMPLES = {"zh": 12, "en": 4}
-SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml"}
+SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml"}
 LEARNED_FILE = "learned.yaml"
 
 
@@ -41,6 +42,20 @@ class Intent:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """A kind of question the plan does not settle (dates, score lines, ...), recognised by patterns."""
+
+    id: str
+    patterns: tuple[re.Pattern[str], ...]
+    exempt: frozenset[str]
+    message: dict[str, str]
+
+    def matches(self, *texts: str) -> bool:
+        """Whether any pattern occurs in any of the texts."""
+        return any(p.search(t) for p in self.patterns for t in texts)
+
+
+@dataclass(frozen=True)
 class IntentSet:
     """All intents, the synonyms, the matching settings and a version hash of the files."""
 
@@ -49,6 +64,7 @@ class IntentSet:
     matching: dict[str, Any]
     version: str
     files: tuple[str, ...]
+    limits: tuple[Limit, ...] = ()
 
 
 def _date(value: Any, path: str, iid: str, name: str) -> dt.date:
@@ -150,6 +166,33 @@ def _load_learned(path: Path, intents: dict[str, Intent]) -> dict[str, dict[str,
     return out
 
 
+def _load_limits(path: Path, intents: dict[str, Intent]) -> tuple[Limit, ...]:
+    if not path.exists():
+        return ()
+    data = read_yaml(path) or {}
+    rules = data.get("rules") if isinstance(data, dict) else None
+    if not isinstance(rules, list):
+        raise DataError(str(path), "must be a mapping with a list under `rules`.", field="rules")
+    out = []
+    for i, raw in enumerate(rules):
+        rid = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(rid, str):
+            raise DataError(str(path), "is missing.", intent=f"rule #{i + 1}", field="id")
+        patterns = []
+        for text in _str_list(raw, "patterns", str(path), rid):
+            try:
+                patterns.append(re.compile(text))
+            except re.error as exc:
+                raise DataError(str(path), f"has an invalid regular expression {text!r} ({exc}).",
+                                intent=rid, field="patterns") from None
+        exempt = _str_list(raw, "except", str(path), rid, required=False)
+        unknown = [e for e in exempt if e not in intents]
+        if unknown:
+            raise DataError(str(path), f"names unknown intents {unknown}.", intent=rid, field="except")
+        out.append(Limit(rid, tuple(patterns), frozenset(exempt), _text_map(raw, "message", str(path), rid)))
+    return tuple(out)
+
+
 def load_intents(intents_dir: Path) -> IntentSet:
     """Load every intents file, the synonyms, learned examples and matching settings."""
     if not intents_dir.is_dir():
@@ -188,4 +231,5 @@ def load_intents(intents_dir: Path) -> IntentSet:
     if not isinstance(matching, dict):
         raise DataError(str(matching_path), "must be a mapping of matching settings.")
     return IntentSet(intents=intents, synonyms=_load_synonyms(intents_dir / "synonyms.yaml"),
-                     matching=matching, version=digest.hexdigest()[:12], files=tuple(str(f) for f in files))
+                     matching=matching, version=digest.hexdigest()[:12], files=tuple(str(f) for f in files),
+                     limits=_load_limits(intents_dir / "limits.yaml", intents))

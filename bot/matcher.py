@@ -1,8 +1,11 @@
-"""Fuzzy matching of a normalised question against every intent's examples and keywords."""
+"""Scoring a normalised question against every intent: rapidfuzz over the examples plus IDF-weighted terms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,10 +14,10 @@ from rapidfuzz import fuzz, process
 
 from bot.intents import IntentSet
 from bot.normalize import Normalizer
+from bot.pinyin import looks_like_pinyin, syllables
 
-# Scorer weights, chosen by benchmarks/calibrate.py; matching.yaml may override them.
-DEFAULT_WEIGHTS = {"token_set": 0.45, "ratio": 0.2, "char_set": 0.35}
-DEFAULT_KEYWORD_BONUS = 12.0
+# Chosen by scripts/calibrate.py on tests/data/dev_questions.jsonl; intents/matching.yaml overrides them.
+DEFAULTS = {"token_set_share": 0.35, "tfidf_weight": 0.5, "keyword_bonus": 10.0, "pinyin_factor": 0.85}
 
 
 @dataclass(frozen=True)
@@ -25,41 +28,86 @@ class Scored:
     score: float
 
 
-def tokens(text: str, stopwords: frozenset[str]) -> str:
-    """Words of a normalised text (jieba segmentation for Chinese), stopwords removed, space-joined."""
-    words = []
-    for chunk in text.split():
-        for word in rjieba.cut(chunk):
-            word = word.strip()
-            if word and word not in stopwords:
-                words.append(word)
-    return " ".join(words)
-
-
-def char_bag(text: str) -> str:
-    """Chinese characters and English words as separate tokens, for an order-free overlap score."""
+def words(text: str, stopwords: frozenset[str]) -> list[str]:
+    """Words of a normalised text (jieba segmentation for Chinese), stopwords removed."""
     out = []
     for chunk in text.split():
-        if chunk.isascii():
-            out.append(chunk)
+        for word in (chunk,) if chunk.isascii() else rjieba.cut(chunk):
+            # Single Latin letters and digits carry no topic ("x" of an HTML tag is not 1+X).
+            if word and word not in stopwords and not (word.isascii() and len(word) == 1):
+                out.append(word)
+    return out
+
+
+def terms(text: str, stopwords: frozenset[str]) -> list[str]:
+    """Terms for the IDF signal: words, Chinese character pairs, English words without a plural s."""
+    out = []
+    for word in words(text, stopwords):
+        if word.isascii():
+            out.append("w:" + (word[:-1] if len(word) > 3 and word.endswith("s") else word))
         else:
-            out.extend(chunk)
-    return " ".join(out)
+            out.append("w:" + word)
+    for chunk in text.split():
+        if not chunk.isascii():
+            out.extend("b:" + chunk[i:i + 2] for i in range(len(chunk) - 1))
+    return out
+
+
+def pinyin_terms(text: str, stopwords: frozenset[str]) -> list[str]:
+    """Terms for the pinyin index: syllables and syllable pairs of the words that are not stopwords."""
+    sy = syllables(" ".join(words(text, stopwords)))
+    return ["p:" + s for s in sy] + ["q:" + a + b for a, b in itertools.pairwise(sy)]
+
+
+def pinyin_compact(text: str, stopwords: frozenset[str]) -> str:
+    """The syllables of the words that are not stopwords, run together."""
+    return "".join(syllables(" ".join(words(text, stopwords))))
+
+
+class TermIndex:
+    """Per-intent TF-IDF vectors over terms; a question scores by cosine similarity with each intent."""
+
+    def __init__(self, documents: list[tuple[int, str]], n_intents: int, stopwords: frozenset[str],
+                 term_fn: Callable[[str, frozenset[str]], list[str]] = terms) -> None:
+        self.stopwords = stopwords
+        self.term_fn = term_fn
+        counts = [(owner, Counter(term_fn(text, stopwords))) for owner, text in documents]
+        holders: dict[str, set[int]] = defaultdict(set)
+        for owner, counter in counts:
+            for term in counter:
+                holders[term].add(owner)
+        self.idf = {t: math.log((n_intents + 1) / (len(h) + 0.5)) for t, h in holders.items()}
+        self.vocab = {t: i for i, t in enumerate(self.idf)}
+        matrix = np.zeros((len(self.vocab), n_intents), dtype=np.float32)
+        for owner, counter in counts:
+            for term, c in counter.items():
+                matrix[self.vocab[term], owner] += (1 + math.log(c)) * self.idf[term]
+        norms = np.linalg.norm(matrix, axis=0)
+        self.matrix = matrix / np.where(norms == 0, 1, norms)
+
+    def scores(self, norm: str) -> np.ndarray:
+        """Cosine similarity (0-1) of the question with each intent."""
+        counter = Counter(t for t in self.term_fn(norm, self.stopwords) if t in self.vocab)
+        if not counter:
+            return np.zeros(self.matrix.shape[1], dtype=np.float32)
+        rows = [self.vocab[t] for t in counter]
+        weights = np.array([(1 + math.log(c)) * self.idf[t] for t, c in counter.items()], dtype=np.float32)
+        return (weights @ self.matrix[rows]) / float(np.linalg.norm(weights))
 
 
 class Matcher:
-    """Index built once at load; `rank` scores one question against all intents in a few batched calls."""
+    """Index built once at load; `rank` scores one question against all intents with batched calls."""
 
     def __init__(self, intent_set: IntentSet, normalizer: Normalizer, settings: Mapping | None = None) -> None:
         settings = dict(settings or {})
         self.normalizer = normalizer
-        self.stopwords = frozenset(normalizer.basic(w) for w in settings.get("stopwords", []))
-        self.weights = {k: float(v) for k, v in (settings.get("weights") or DEFAULT_WEIGHTS).items() if v}
-        self.keyword_bonus = float(settings.get("keyword_bonus", DEFAULT_KEYWORD_BONUS))
+        self.stopwords = frozenset(normalizer.basic(str(w)) for w in settings.get("stopwords", []))
+        self.settings = {k: float(settings.get(k, v)) for k, v in DEFAULTS.items()}
         self.intent_ids = list(intent_set.intents)
         texts: list[str] = []
         owners: list[int] = []
-        exact: dict[str, set[int]] = {}
+        documents: dict[str, list[tuple[int, str]]] = {"zh": [], "en": []}
+        self._keywords: list[tuple[str, int]] = []
         for idx, intent in enumerate(intent_set.intents.values()):
             for lang in ("zh", "en"):
                 for example in intent.all_examples(lang):
@@ -67,79 +115,95 @@ class Matcher:
                     if norm:
                         texts.append(norm)
                         owners.append(idx)
-                        exact.setdefault(norm, set()).add(idx)
-        order = np.argsort(np.asarray(owners), kind="stable")
-        self._texts = [texts[i] for i in order]
-        owners_sorted = np.asarray(owners)[order]
-        self._offsets = np.searchsorted(owners_sorted, np.arange(len(self.intent_ids)))
-        self._features = {
-            "token_set": [tokens(t, self.stopwords) for t in self._texts],
-            "ratio": [t.replace(" ", "") if not t.isascii() else t for t in self._texts],
-            "char_set": [char_bag(t) for t in self._texts],
-        }
-        self._exact = {t: next(iter(ids)) for t, ids in exact.items() if len(ids) == 1}
-        self._keywords: list[tuple[str, int]] = []
-        for idx, intent in enumerate(intent_set.intents.values()):
+                        documents[lang].append((idx, norm))
             for kw in intent.keywords:
                 norm = normalizer(kw)
                 if norm:
                     self._keywords.append((norm, idx))
+                    documents["en" if norm.isascii() else "zh"].append((idx, norm))
+        order = np.argsort(np.asarray(owners), kind="stable")
+        self._texts = [texts[i] for i in order]
+        self._offsets = np.searchsorted(np.asarray(owners)[order], np.arange(len(self.intent_ids)))
+        self._words = [" ".join(words(t, self.stopwords)) for t in self._texts]
+        self._compact = [_compact(t) for t in self._texts]
+        exact: dict[str, set[int]] = defaultdict(set)
+        for text, owner in zip(texts, owners, strict=True):
+            exact[text].add(owner)
+        self._exact = {t: next(iter(ids)) for t, ids in exact.items() if len(ids) == 1}
+        # One index per language, so an English question is weighed against English wording only.
+        self.term_indexes = [TermIndex(docs, len(self.intent_ids), self.stopwords) for docs in documents.values()]
+        self.pinyin_index = TermIndex(documents["zh"], len(self.intent_ids), self.stopwords, pinyin_terms)
+        self._pinyin = [pinyin_compact(t, self.stopwords) if not t.isascii() else "" for t in self._texts]
 
     @property
     def size(self) -> int:
         """How many example questions are indexed."""
         return len(self._texts)
 
-    def features(self, norm: str) -> dict[str, str]:
-        """The representations of a normalised question that the scorers compare."""
-        return {"token_set": tokens(norm, self.stopwords),
-                "ratio": norm.replace(" ", "") if not norm.isascii() else norm,
-                "char_set": char_bag(norm)}
+    def exact(self, norm: str) -> str | None:
+        """The intent whose example is exactly this normalised question, if exactly one has it."""
+        idx = self._exact.get(norm)
+        return None if idx is None else self.intent_ids[idx]
 
-    def example_scores(self, norm: str) -> dict[str, np.ndarray]:
-        """Each scorer's score of the question against every example, one array per scorer."""
-        query = self.features(norm)
-        scorers = {"token_set": fuzz.token_set_ratio, "ratio": fuzz.ratio, "char_set": fuzz.token_set_ratio}
-        out = {}
-        for name in self.weights:
-            out[name] = process.cdist([query[name]], self._features[name], scorer=scorers[name],
-                                      dtype=np.float32, workers=1)[0]
-        return out
+    def fuzzy_scores(self, norm: str) -> tuple[np.ndarray, np.ndarray]:
+        """token_set_ratio over words and ratio over characters, against every example (0-100)."""
+        token_set = process.cdist([" ".join(words(norm, self.stopwords))], self._words,
+                                  scorer=fuzz.token_set_ratio, dtype=np.float32, workers=1)[0]
+        ratio = process.cdist([_compact(norm)], self._compact, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        return token_set, ratio
+
+    def uses_pinyin(self, norm: str) -> bool:
+        """Chinese characters, or Latin letters that read as pinyin."""
+        return not norm.isascii() or looks_like_pinyin(norm)
+
+    def pinyin_scores(self, norm: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per example, ratio of the pinyin strings (0-100); per intent, the pinyin TF-IDF cosine (0-1)."""
+        if not self.uses_pinyin(norm):
+            return np.zeros(len(self._texts), dtype=np.float32), np.zeros(len(self.intent_ids), dtype=np.float32)
+        compact = pinyin_compact(norm, self.stopwords)
+        per_example = process.cdist([compact], self._pinyin, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        return per_example, self.pinyin_index.scores(norm)
+
+    def term_scores(self, norm: str) -> np.ndarray:
+        """Per intent, the best TF-IDF cosine over the language indexes (0-1)."""
+        return np.maximum.reduce([index.scores(norm) for index in self.term_indexes])
 
     def keyword_hits(self, norm: str) -> np.ndarray:
-        """Per intent, the bonus for the longest keyword found in the question."""
+        """Per intent, 0-1 for the longest of its keywords found in the question."""
         hits = np.zeros(len(self.intent_ids), dtype=np.float32)
-        compact = norm.replace(" ", "")
+        compact = _compact(norm)
+        padded = f" {norm} "
         for kw, idx in self._keywords:
-            needle = kw if kw.isascii() else kw.replace(" ", "")
-            hay = norm if kw.isascii() else compact
-            if needle in hay:
-                if kw.isascii() and not _word_in(needle, norm):
-                    continue
-                hits[idx] = max(hits[idx], min(1.0, len(needle) / 4))
-        return hits * self.keyword_bonus
+            found = f" {kw} " in padded if kw.isascii() and kw.replace(" ", "").isalnum() else _compact(kw) in compact
+            if found:
+                hits[idx] = max(hits[idx], min(1.0, len(_compact(kw)) / 4))
+        return hits
+
+    def combine(self, token_set: np.ndarray, ratio: np.ndarray, pinyin: np.ndarray, tfidf: np.ndarray,
+                pinyin_tfidf: np.ndarray, keywords: np.ndarray, share: float, tfidf_weight: float, bonus: float,
+                pinyin_factor: float) -> np.ndarray:
+        """Per-intent score from the signals: the best example's fuzzy score, cosine and keyword bonus."""
+        per_example = np.maximum(share * token_set + (1 - share) * ratio, pinyin_factor * pinyin)
+        fuzzy = np.maximum.reduceat(per_example, self._offsets, axis=-1)
+        cosine = np.maximum(tfidf, pinyin_factor * pinyin_tfidf)
+        return np.minimum((1 - tfidf_weight) * fuzzy + tfidf_weight * 100 * cosine + bonus * keywords, 100.0)
 
     def rank(self, norm: str) -> list[Scored]:
         """All intents scored for a normalised question, best first."""
         if not norm:
             return []
-        if norm in self._exact:
-            best = self._exact[norm]
-            return [Scored(self.intent_ids[best], 100.0)]
-        combined = np.zeros(len(self._texts), dtype=np.float32)
-        for name, scores in self.example_scores(norm).items():
-            combined += self.weights[name] * scores
-        per_intent = np.maximum.reduceat(combined, self._offsets)
-        per_intent = np.minimum(per_intent + self.keyword_hits(norm), 100.0)
-        order = np.argsort(-per_intent, kind="stable")
-        return [Scored(self.intent_ids[i], round(float(per_intent[i]), 2)) for i in order]
+        exact = self._exact.get(norm)
+        if exact is not None:
+            return [Scored(self.intent_ids[exact], 100.0)]
+        s = self.settings
+        token_set, ratio = self.fuzzy_scores(norm)
+        pinyin, pinyin_tfidf = self.pinyin_scores(norm)
+        scores = self.combine(token_set, ratio, pinyin, self.term_scores(norm), pinyin_tfidf, self.keyword_hits(norm),
+                              s["token_set_share"], s["tfidf_weight"], s["keyword_bonus"], s["pinyin_factor"])
+        order = np.argsort(-scores, kind="stable")
+        return [Scored(self.intent_ids[i], round(float(scores[i]), 2)) for i in order]
 
 
-def _word_in(needle: str, text: str) -> bool:
-    padded = f" {text} "
-    return f" {needle} " in padded or (not needle.isalpha() and needle in text)
-
-
-def top(scored: Iterable[Scored], n: int) -> list[Scored]:
-    """The first n of a ranking."""
-    return list(scored)[:n]
+def _compact(text: str) -> str:
+    """Chinese text without spaces; English keeps its word spaces."""
+    return text if text.isascii() else text.replace(" ", "")

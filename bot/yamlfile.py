@@ -9,6 +9,8 @@ import yaml
 
 from bot.errors import DataError
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def read_yaml(path: Path) -> Any:
     """Parse a UTF-8 YAML file; raise DataError with the line of any syntax error."""
@@ -22,7 +24,7 @@ def read_yaml(path: Path) -> Any:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(str(path), "is not valid UTF-8 text; save it as UTF-8.", line=line) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - CSafeLoader is the safe loader, in C
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
