@@ -95,7 +95,7 @@ class Engine:
         best = ranked[0] if ranked else None
         second = ranked[1].score if len(ranked) > 1 else 0.0
         content_chars = len(norm.replace(" ", ""))
-        exact = best is not None and best.score >= 100.0 and len(ranked) == 1
+        exact = best is not None and self.matcher.exact(norm) == best.intent
         limit = self._limit(text, norm, best.intent if best else None) if not exact else None
         if limit is not None:
             reply = self._beyond_plan(text, norm, lang, limit, best, candidates)

@@ -193,13 +193,13 @@ class Matcher:
         if not norm:
             return []
         exact = self._exact.get(norm)
-        if exact is not None:
-            return [Scored(self.intent_ids[exact], 100.0)]
         s = self.settings
         token_set, ratio = self.fuzzy_scores(norm)
         pinyin, pinyin_tfidf = self.pinyin_scores(norm)
         scores = self.combine(token_set, ratio, pinyin, self.term_scores(norm), pinyin_tfidf, self.keyword_hits(norm),
                               s["token_set_share"], s["tfidf_weight"], s["keyword_bonus"], s["pinyin_factor"])
+        if exact is not None:   # a question staff curated word for word belongs to its intent
+            scores[exact] = 100.0
         order = np.argsort(-scores, kind="stable")
         return [Scored(self.intent_ids[i], round(float(scores[i]), 2)) for i in order]
 
