@@ -15,8 +15,8 @@ from bot.menu import Menu, load_menu
 from bot.normalize import MAX_INPUT, Normalizer, detect_lang
 
 DECISIONS = ("answer", "clarify", "fallback")
-DEFAULT_THRESHOLDS = {"answer": 70.0, "margin": 6.0, "clarify": 50.0, "clarify_window": 12.0,
-                      "min_chars": 2}
+DEFAULT_THRESHOLDS = {"answer": 40.0, "margin": 6.0, "clarify": 36.0, "clarify_window": 12.0,
+                      "min_chars": 2, "lead": 100.0}
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,8 @@ class Engine:
             reply = self._beyond_plan(text, norm, lang, limit, best, candidates)
         elif best is None or best.score < t["clarify"] or (content_chars < t["min_chars"] and not exact):
             reply = self._fallback(text, norm, lang, best.score if best else 0.0, candidates)
-        elif exact or (best.score >= t["answer"] and best.score - second >= t["margin"]):
+        elif exact or (best.score >= t["answer"] and best.score - second >= t["margin"]) \
+                or best.score - second >= t["lead"]:   # clearly ahead of every other intent, if not high
             reply = self._answer(text, norm, lang, best.intent, best.score, candidates)
         else:
             close = [s for s in ranked[:4] if best.score - s.score <= t["clarify_window"]]

@@ -82,7 +82,8 @@ class Signals:
         return self.engine.matcher.combine(self.token_set, self.ratio, self.pinyin, self.tfidf, self.pinyin_tfidf,
                                            self.keywords, share, tfidf_weight, bonus, pinyin_factor)
 
-    def outcome(self, scores: np.ndarray, t_answer: float, margin: float, t_clarify: float) -> dict:
+    def outcome(self, scores: np.ndarray, t_answer: float, margin: float, t_clarify: float,
+                lead: float = 100.0) -> dict:
         """Engine.ask's decision rule on every question at once."""
         order = np.argsort(-scores, axis=1)[:, :4]
         rows = np.arange(len(scores))
@@ -91,7 +92,7 @@ class Signals:
         exact = self.exact >= 0
         limited = ~exact & (self.limit_match & ~self.limit_exempt[:, top]).any(axis=0)
         fallback = limited | (~exact & ((best < t_clarify) | (self.chars < MIN_CHARS)))
-        answer = exact | (~fallback & (best >= t_answer) & (best - second >= margin))
+        answer = exact | (~fallback & (((best >= t_answer) & (best - second >= margin)) | (best - second >= lead)))
         clarify = ~answer & ~fallback
         in_window = (best[:, None] - np.take_along_axis(scores, order, axis=1)) <= WINDOW
         in_window[:, :2] = True
@@ -134,27 +135,28 @@ def main() -> None:
     rows = [row for path in args.data for row in read_labelled(Path(path))]
     signals = Signals(engine, rows)
     best = None
-    for weights in itertools.product((0.2, 0.35, 0.5), (0.3, 0.4, 0.5, 0.6), (5.0, 10.0, 15.0), (0.7, 0.85, 1.0)):
+    for weights in itertools.product((0.1, 0.2, 0.35), (0.3, 0.4, 0.5), (5.0, 10.0, 15.0), (0.6, 0.7, 0.85)):
         scores = signals.scores(*weights)
-        for t_answer, margin, t_clarify in itertools.product(range(30, 72, 2), range(0, 14, 2), range(24, 52, 2)):
-            if t_clarify > t_answer:
+        for t_answer, margin, t_clarify, lead in itertools.product(range(30, 72, 2), range(0, 14, 2), range(24, 52, 2),
+                                                                   (8, 10, 12, 15, 20, 100)):
+            if t_clarify > t_answer or lead <= margin:
                 continue
-            stats = signals.outcome(scores, t_answer, margin, t_clarify)
+            stats = signals.outcome(scores, t_answer, margin, t_clarify, lead)
             key = (stats["objective"], stats["correct"])
             if best is None or key > best[0]:
-                best = (key, weights, (t_answer, margin, t_clarify), stats)
-    _, weights, (t_answer, margin, t_clarify), stats = best
+                best = (key, weights, (t_answer, margin, t_clarify, lead), stats)
+    _, weights, (t_answer, margin, t_clarify, lead), stats = best
     share, tfidf_weight, bonus, pinyin_factor = weights
     settings = {"token_set_share": share, "tfidf_weight": tfidf_weight, "keyword_bonus": bonus,
                 "pinyin_factor": pinyin_factor,
                 "thresholds": {"answer": float(t_answer), "margin": float(margin), "clarify": float(t_clarify),
-                               "clarify_window": WINDOW, "min_chars": MIN_CHARS}}
+                               "clarify_window": WINDOW, "min_chars": MIN_CHARS, "lead": float(lead)}}
     print(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False))
     print("fitted on", ", ".join(args.data), "\n  ", describe(stats))
     for path in args.check:
         other = Signals(engine, read_labelled(Path(path)))
         print("check on", path, "\n  ",
-              describe(other.outcome(other.scores(*weights), t_answer, margin, t_clarify)))
+              describe(other.outcome(other.scores(*weights), t_answer, margin, t_clarify, lead)))
     if args.write:
         path = ROOT / "intents" / "matching.yaml"
         text = path.read_text(encoding="utf-8") if path.exists() else ""
