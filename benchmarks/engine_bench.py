@@ -45,10 +45,10 @@ def scaled(intent_set: IntentSet, factor: int, rng: random.Random) -> IntentSet:
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) by nearest rank."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def time_queries(fn, questions: list[str], repeat: int) -> list[float]:  # noqa: ANN001
+def time_queries(fn, questions: list[str], repeat: int) -> list[float]:
     """Milliseconds per call of fn(question)."""
     out = []
     for _ in range(repeat):
@@ -80,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(7)
     base = Engine.load(ROOT / "intents", ROOT / "content")
-    rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "dev_questions.jsonl").read_text("utf-8").splitlines()]
+    dev = ROOT / "tests" / "data" / "dev_questions.jsonl"
+    rows = [json.loads(line) for line in dev.read_text("utf-8").splitlines()]
     questions = [r["q"][:200] for r in rows][: 120 if args.short else 400]
     results = {}
     factors = (1, 10) if args.short else (1, 10, 100)
@@ -89,13 +90,14 @@ def main() -> None:
         repeat = 1 if factor == 100 or args.short else 3
         ours = time_queries(engine.ask, questions, repeat)
         texts = engine.matcher._texts
-        norm = engine.normalizer
-        baseline = time_queries(lambda q, t=texts: difflib.get_close_matches(norm(q), t, n=3, cutoff=0.4),
+        baseline = time_queries(lambda q, t=texts, n=engine.normalizer: difflib.get_close_matches(n(q), t, n=3,
+                                                                                                cutoff=0.4),
                                 questions[: 60 if factor == 100 else 200], 1)
         results[factor] = (engine.matcher.size, ours, baseline)
-        print(f"{factor:>4}x  examples={engine.matcher.size:>7}  vocbot median {statistics.median(ours):7.3f} ms  "
-              f"p99 {percentile(ours, 99):7.3f} ms   difflib median {statistics.median(baseline):8.3f} ms  "
-              f"p99 {percentile(baseline, 99):8.3f} ms   ratio(median) {statistics.median(baseline) / statistics.median(ours):6.1f}x",
+        ours_median, base_median = statistics.median(ours), statistics.median(baseline)
+        print(f"{factor:>4}x  examples={engine.matcher.size:>7}  vocbot median {ours_median:7.3f} ms  "
+              f"p99 {percentile(ours, 99):7.3f} ms   difflib median {base_median:8.3f} ms  "
+              f"p99 {percentile(baseline, 99):8.3f} ms   difflib/vocbot (median) {base_median / ours_median:6.1f}x",
               flush=True)
     median_start, peak = startup(3 if args.short else 7)
     print(f"start-up to first answer (fresh process, median): {median_start:.3f} s; peak RSS {peak:.0f} MiB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -83,7 +84,8 @@ def ask(question: str | None, as_json: bool, log: bool) -> None:
     logger = _terminal_logger(settings, engine) if log else None
     try:
         if question is None and as_json:
-            stream = click.get_text_stream("stdin", encoding="utf-8", errors="replace")
+            # click.get_text_stream is deprecated in Click 8.5; decode standard input's bytes ourselves.
+            stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
             for line in stream:
                 reply = engine.ask(line.rstrip("\r\n"))
                 if logger:
@@ -148,6 +150,30 @@ def serve(host: str | None, port: int | None) -> None:
         server.main(settings, host or settings.host, settings.port if port is None else port)
     except VocbotError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option("--no-log", is_flag=True, help="Do not write this conversation to the enquiry log (for trying things).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the interface until you type a question in the other one.")
+def chat(no_log: bool, lang: str) -> None:
+    """Chat in the terminal on the same engine; type a number to pick an option, /quit or Ctrl-D to leave."""
+    from bot import terminal
+    from bot.store import SyncLogger
+
+    settings = _settings()
+    engine = load_engine(settings)
+    logger = None
+    if not no_log:
+        try:
+            logger = SyncLogger(settings, channel="terminal", user=terminal.local_user())
+        except VocbotError as exc:
+            raise click.ClickException(f"{exc} (Use --no-log to chat without the log.)") from None
+    try:
+        terminal.run(engine, logger, lang)
+    finally:
+        if logger is not None:
+            logger.close()
 
 
 cli.add_command(__import__("bot.cli_logs", fromlist=["logs"]).logs)

@@ -53,6 +53,7 @@ class Settings:
     store_raw_ids: bool = False
     retention_days: int = 180
     rate_per_minute: int = 20
+    address_rate_per_minute: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,4 +82,6 @@ class Settings:
             store_raw_ids=_flag(get("VOCBOT_STORE_RAW_IDS")),
             retention_days=_int("VOCBOT_RETENTION_DAYS", get("VOCBOT_RETENTION_DAYS"), 180) or 180,
             rate_per_minute=_int("VOCBOT_RATE_PER_MINUTE", get("VOCBOT_RATE_PER_MINUTE"), 20) or 20,
+            address_rate_per_minute=max(0, _int("VOCBOT_ADDRESS_RATE_PER_MINUTE",
+                                                get("VOCBOT_ADDRESS_RATE_PER_MINUTE"), 600) or 0),
         )

@@ -1,4 +1,10 @@
-"""Scoring a normalised question against every intent: rapidfuzz over the examples plus IDF-weighted terms."""
+"""Scoring a normalised question against every intent: rapidfuzz over the examples plus IDF-weighted terms.
+
+Signals, chosen by measurement (scripts/calibrate.py): rapidfuzz `ratio` of the question against every
+example (characters) and of their pinyin, a per-intent TF-IDF cosine over words and character pairs (one
+index per language, one over pinyin), and keyword hits. `token_set_ratio` over jieba words was measured
+too: it cost 2.5 of 4 ms per question and its best weight was 0-0.1, so it is not used.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ from bot.normalize import Normalizer
 from bot.pinyin import looks_like_pinyin, syllables
 
 # Chosen by scripts/calibrate.py on tests/data/dev_questions.jsonl; intents/matching.yaml overrides them.
-DEFAULTS = {"token_set_share": 0.35, "tfidf_weight": 0.5, "keyword_bonus": 10.0, "pinyin_factor": 0.85}
+DEFAULTS = {"tfidf_weight": 0.5, "keyword_bonus": 15.0, "pinyin_factor": 0.7}
+PARALLEL_ABOVE = 20_000   # examples; below this a second thread costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,6 @@ class Matcher:
         order = np.argsort(np.asarray(owners), kind="stable")
         self._texts = [texts[i] for i in order]
         self._offsets = np.searchsorted(np.asarray(owners)[order], np.arange(len(self.intent_ids)))
-        self._words = [" ".join(words(t, self.stopwords)) for t in self._texts]
         self._compact = [_compact(t) for t in self._texts]
         exact: dict[str, set[int]] = defaultdict(set)
         for text, owner in zip(texts, owners, strict=True):
@@ -145,12 +151,14 @@ class Matcher:
         idx = self._exact.get(norm)
         return None if idx is None else self.intent_ids[idx]
 
-    def fuzzy_scores(self, norm: str) -> tuple[np.ndarray, np.ndarray]:
-        """token_set_ratio over words and ratio over characters, against every example (0-100)."""
-        token_set = process.cdist([" ".join(words(norm, self.stopwords))], self._words,
-                                  scorer=fuzz.token_set_ratio, dtype=np.float32, workers=1)[0]
-        ratio = process.cdist([_compact(norm)], self._compact, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
-        return token_set, ratio
+    @property
+    def _workers(self) -> int:
+        return -1 if len(self._texts) > PARALLEL_ABOVE else 1
+
+    def fuzzy_scores(self, norm: str) -> np.ndarray:
+        """rapidfuzz ratio of the question against every example, in characters (0-100)."""
+        return process.cdist([_compact(norm)], self._compact, scorer=fuzz.ratio, dtype=np.float32,
+                             workers=self._workers)[0]
 
     def uses_pinyin(self, norm: str) -> bool:
         """Chinese characters, or Latin letters that read as pinyin."""
@@ -161,7 +169,8 @@ class Matcher:
         if not self.uses_pinyin(norm):
             return np.zeros(len(self._texts), dtype=np.float32), np.zeros(len(self.intent_ids), dtype=np.float32)
         compact = pinyin_compact(norm, self.stopwords)
-        per_example = process.cdist([compact], self._pinyin, scorer=fuzz.ratio, dtype=np.float32, workers=1)[0]
+        per_example = process.cdist([compact], self._pinyin, scorer=fuzz.ratio, dtype=np.float32,
+                                    workers=self._workers)[0]
         return per_example, self.pinyin_index.scores(norm)
 
     def term_scores(self, norm: str) -> np.ndarray:
@@ -179,11 +188,10 @@ class Matcher:
                 hits[idx] = max(hits[idx], min(1.0, len(_compact(kw)) / 4))
         return hits
 
-    def combine(self, token_set: np.ndarray, ratio: np.ndarray, pinyin: np.ndarray, tfidf: np.ndarray,
-                pinyin_tfidf: np.ndarray, keywords: np.ndarray, share: float, tfidf_weight: float, bonus: float,
-                pinyin_factor: float) -> np.ndarray:
+    def combine(self, ratio: np.ndarray, pinyin: np.ndarray, tfidf: np.ndarray, pinyin_tfidf: np.ndarray,
+                keywords: np.ndarray, tfidf_weight: float, bonus: float, pinyin_factor: float) -> np.ndarray:
         """Per-intent score from the signals: the best example's fuzzy score, cosine and keyword bonus."""
-        per_example = np.maximum(share * token_set + (1 - share) * ratio, pinyin_factor * pinyin)
+        per_example = np.maximum(ratio, pinyin_factor * pinyin)
         fuzzy = np.maximum.reduceat(per_example, self._offsets, axis=-1)
         cosine = np.maximum(tfidf, pinyin_factor * pinyin_tfidf)
         return np.minimum((1 - tfidf_weight) * fuzzy + tfidf_weight * 100 * cosine + bonus * keywords, 100.0)
@@ -194,10 +202,9 @@ class Matcher:
             return []
         exact = self._exact.get(norm)
         s = self.settings
-        token_set, ratio = self.fuzzy_scores(norm)
         pinyin, pinyin_tfidf = self.pinyin_scores(norm)
-        scores = self.combine(token_set, ratio, pinyin, self.term_scores(norm), pinyin_tfidf, self.keyword_hits(norm),
-                              s["token_set_share"], s["tfidf_weight"], s["keyword_bonus"], s["pinyin_factor"])
+        scores = self.combine(self.fuzzy_scores(norm), pinyin, self.term_scores(norm), pinyin_tfidf,
+                              self.keyword_hits(norm), s["tfidf_weight"], s["keyword_bonus"], s["pinyin_factor"])
         if exact is not None:   # a question staff curated word for word belongs to its intent
             scores[exact] = 100.0
         order = np.argsort(-scores, kind="stable")

@@ -10,6 +10,7 @@ import sys
 from aiohttp import web
 
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,17 @@ def build_app(settings: Settings, service: Service | None = None) -> web.Applica
 async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then drain the log and stop."""
     app = build_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Is another vocbot running? "
+                          "Choose another port with --port (0 picks a free one).") from None
     bound = runner.addresses[0][1] if runner.addresses else port
-    print(f"vocbot is running: open http://{host}:{bound}/ (Ctrl+C to stop)", flush=True)
+    print(f"vocbot is running: open {open_url(host, bound)} (Ctrl+C to stop)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -56,7 +62,20 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
     finally:
         print("vocbot: stopping, draining the enquiry log ...", flush=True)
         await runner.cleanup()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         print("vocbot: stopped", flush=True)
+
+
+def open_url(host: str, port: int) -> str:
+    """The address to open in a browser for a bound host and port."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 - a comparison, not a bind
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
 
 
 def main(settings: Settings, host: str, port: int) -> None:

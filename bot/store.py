@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = ROOT / "db" / "migrations"
 PENDING_LIMIT = 10_000      # enquiries kept in memory while the database is unwritable
 COMMIT_WAIT = 2.0           # seconds a reply waits for its row before it is sent anyway
+FAILING_WAIT = 0.05         # ... while the database is known to be unwritable (the row stays queued)
+WRITER_BUSY_MS = 1000       # the writer gives up on a lock after this long and queues in memory
+RETRY_EVERY = 0.5           # seconds between retries of the in-memory queue
+REMIND_EVERY = 60.0         # seconds between repeated errors while the database stays unwritable
+CHECKPOINT_EVERY = 1.0      # seconds between WAL checkpoints, run off the reply path by their own thread
+# Primary SQLite result codes that mean "the database cannot be written now" (retry later), as opposed
+# to a bad row: BUSY, LOCKED, NOMEM, READONLY, INTERRUPT, IOERR, CORRUPT, FULL, CANTOPEN, PROTOCOL, NOTADB.
+_UNWRITABLE_CODES = frozenset({5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 26})
 _B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
@@ -54,6 +63,59 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     return found
 
 
+def split_sql(script: str) -> list[str]:
+    """The statements of a migration script, each complete (triggers and quoted `;` kept whole)."""
+    statements, buffer = [], ""
+    pieces = script.split(";")
+    for i, piece in enumerate(pieces):
+        buffer += piece if i == len(pieces) - 1 else piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if _has_sql(buffer):
+                statements.append(buffer.strip())
+            buffer = ""
+    if _has_sql(buffer):
+        statements.append(buffer.strip())
+    return statements
+
+
+def _has_sql(text: str) -> bool:
+    return any(line.strip().strip(";") and not line.strip().startswith("--") for line in text.splitlines())
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
+
+
+def apply_migrations(conn: sqlite3.Connection, upto: int | None = None) -> int:
+    """Apply the pending migrations (up to `upto`), each in its own transaction; return the version."""
+    for number, file in migrations():
+        if upto is not None and number > upto:
+            break
+        if number <= schema_version(conn):
+            continue
+        statements = split_sql(file.read_text(encoding="utf-8"))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) >= number:     # another process migrated while we waited for the lock
+                conn.execute("ROLLBACK")
+                continue
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            if _has_table(conn, "schema_history"):
+                applied = utcnow()
+                for done, done_file in migrations():
+                    if done <= number:
+                        conn.execute("INSERT OR IGNORE INTO schema_history (version, name, applied) "
+                                     "VALUES (?, ?, ?)", [done, done_file.name, applied])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return schema_version(conn)
+
+
 def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
     """Open the database, apply pending migrations, check the schema version."""
     try:
@@ -67,15 +129,13 @@ def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
     known = migrations()
     latest = known[-1][0] if known else 0
     if version > latest:
+        conn.close()
         raise StoreError(f"The enquiry database {path} has schema version {version}, newer than this "
                          f"vocbot knows ({latest}); upgrade vocbot.")
     if migrate and version < latest:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
-            for number, file in known:
-                if number > version:
-                    conn.executescript(f"BEGIN IMMEDIATE;\n{file.read_text(encoding='utf-8')}\n"
-                                       f"PRAGMA user_version = {number};\nCOMMIT;")
+            apply_migrations(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"Cannot migrate the enquiry database {path}: {exc}.") from None
@@ -99,18 +159,30 @@ def load_hash_key(settings: Settings) -> bytes:
         return settings.hash_key.encode("utf-8")
     key_path = settings.db_path.with_name(settings.db_path.name + ".key")
     try:
-        if key_path.exists():
-            return key_path.read_bytes().strip()
-        key_path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32).encode()
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
-        log.warning("VOCBOT_HASH_KEY is not set; created a random pseudonym key in %s", key_path)
-        return key
+        if not key_path.exists():
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_hex(32).encode()
+            # Written under a temporary name and linked into place, so a process starting at the same
+            # moment never reads a half-written key (and the loser of the race uses the winner's key).
+            temp = key_path.with_name(f"{key_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key)
+            try:
+                os.link(temp, key_path)
+                log.warning("VOCBOT_HASH_KEY is not set; created a random pseudonym key in %s", key_path)
+            except FileExistsError:
+                pass
+            finally:
+                temp.unlink()
+        key = key_path.read_bytes().strip()
     except OSError as exc:
         raise StoreError(f"Cannot read or create the pseudonym key {key_path}: {exc}. "
                          "Set VOCBOT_HASH_KEY.") from None
+    if not key:
+        raise StoreError(f"The pseudonym key file {key_path} is empty; restore it from a backup or set "
+                         "VOCBOT_HASH_KEY (a new key gives every user a new pseudonym).")
+    return key
 
 
 @dataclass
@@ -160,7 +232,13 @@ class Store:
         self._pending: collections.deque[_Op] = collections.deque(maxlen=PENDING_LIMIT)
         self._thread: threading.Thread | None = None
         self.failing: str | None = None     # the last write error while the database is unwritable
-        self.dropped = 0
+        self.dropped = 0                     # writes lost because the memory queue overflowed
+        self.rejected = 0                    # writes refused by the database as invalid (logged)
+        self._alarmed = 0.0                  # monotonic time of the last loud error
+        self._checkpointer: threading.Thread | None = None
+        self._dirty = threading.Event()      # set after each commit: the WAL has frames to checkpoint
+        self._stopping = threading.Event()
+        self.checkpoints = 0
         connect(self.path).close()           # migrate now, so a bad file fails at start-up
 
     # ---- identities -------------------------------------------------------------------------------
@@ -177,15 +255,26 @@ class Store:
     def start(self) -> None:
         """Start the writer thread."""
         if self._thread is None:
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._run, name="vocbot-writer", daemon=True)
             self._thread.start()
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="vocbot-checkpoint",
+                                                  daemon=True)
+            self._checkpointer.start()
 
     def close(self, timeout: float = 10.0) -> None:
         """Drain every queued write, then stop the writer."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("enquiry log: the writer did not finish within %.0fs; unwritten enquiries may be lost",
+                          timeout)
             self._thread = None
+        if self._checkpointer is not None:
+            self._stopping.set()
+            self._checkpointer.join(timeout)
+            self._checkpointer = None
         if self._pending:
             log.error("enquiry log: %d enquiries could not be written before shutdown: %s",
                       len(self._pending), self.failing)
@@ -194,6 +283,11 @@ class Store:
     def backlog(self) -> int:
         """Writes waiting in memory because the database was unwritable."""
         return len(self._pending)
+
+    def status(self) -> dict[str, Any]:
+        """Health of the log for /healthz and the dashboard: ok, the last error, writes waiting or lost."""
+        return {"ok": self.failing is None, "error": self.failing, "backlog": self.backlog,
+                "dropped": self.dropped, "rejected": self.rejected}
 
     # ---- writes -------------------------------------------------------------------------------------
     def submit(self, kind: str, payload: dict[str, Any] | tuple) -> Future:
@@ -205,10 +299,13 @@ class Store:
     async def write(self, kind: str, payload: dict[str, Any] | tuple) -> bool:
         """Queue a write and wait (without blocking the loop) until it is committed or kept for retry."""
         future = self.submit(kind, payload)
+        # While the database is known to be unwritable, replies do not wait for the retries.
+        failing = self.failing is not None
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), COMMIT_WAIT)
+            return await asyncio.wait_for(asyncio.wrap_future(future), FAILING_WAIT if failing else COMMIT_WAIT)
         except TimeoutError:
-            log.error("enquiry log: a write took over %.1fs; it stays queued", COMMIT_WAIT)
+            if not failing:
+                log.error("enquiry log: a write took over %.1fs; it stays queued", COMMIT_WAIT)
             return False
 
     async def log_enquiry(self, record: EnquiryRecord) -> str:
@@ -235,6 +332,11 @@ class Store:
         return await self.write("staff_reply", {"handoff_id": handoff_id, "enquiry_id": enquiry_id,
                                                 "ts": utcnow(), "text": text, "staff_key": staff_key})
 
+    async def add_promotion(self, enquiry_id: str, intent: str, text: str, normalized: str | None,
+                            lang: str, staff: str | None = None) -> bool:
+        """Record that staff made an enquiry's question an example of an intent (`logs promote`)."""
+        return await self.write("promotion", promotion_row(enquiry_id, intent, text, normalized, lang, staff))
+
     async def set_pref(self, user_key: str, **prefs: str | None) -> bool:
         """Remember a user's audience and/or language."""
         row = {"user_key": user_key, "updated": utcnow(), **{k: v for k, v in prefs.items() if v is not None}}
@@ -243,7 +345,8 @@ class Store:
     # ---- reads --------------------------------------------------------------------------------------
     def reader(self) -> sqlite_utils.Database:
         """A new read connection (WAL lets it read while the writer writes); close it when done."""
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=False)
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5,
+                               check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 5000")
         return sqlite_utils.Database(conn)
 
@@ -278,14 +381,34 @@ class Store:
             return rows[0] if rows else None
         return self.read(query)
 
+    def find_enquiry(self, enquiry_id: str) -> dict[str, Any] | None:
+        """The channel, pseudonym, intent, language and text of one enquiry, or None when it is not in the log."""
+        def query(db: sqlite_utils.Database) -> dict[str, Any] | None:
+            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text FROM enquiries WHERE id = ?",
+                                 [enquiry_id]))
+            return rows[0] if rows else None
+        return self.read(query)
+
+    def probe_writable(self) -> str | None:
+        """None when a write transaction can be opened on the database now, else the error."""
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=2, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            return str(exc)
+        return None
+
     # ---- the writer thread --------------------------------------------------------------------------
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
         stopping = False
         while True:
-            timeout = 0.5 if self._pending else None
             try:
-                item = self._queue.get(timeout=timeout)
+                item = self._queue.get(timeout=RETRY_EVERY if self._pending else None)
             except queue.Empty:
                 item = ()
             batch: list[_Op] = []
@@ -302,52 +425,115 @@ class Store:
                     stopping = True
                 else:
                     batch.append(more)
-            todo = list(self._pending) + batch
-            self._pending.clear()
-            if todo:
-                conn = self._write(conn, todo)
+            if batch or self._pending:
+                conn = self._write(conn, batch)
             if stopping:
                 if self._pending:      # one last try at shutdown
-                    todo = list(self._pending)
-                    self._pending.clear()
-                    conn = self._write(conn, todo)
+                    conn = self._write(conn, [])
                 break
         if conn is not None:
             conn.close()
 
-    def _write(self, conn: sqlite3.Connection | None, todo: list[_Op]) -> sqlite3.Connection | None:
+    def _write(self, conn: sqlite3.Connection | None, batch: list[_Op]) -> sqlite3.Connection | None:
+        """Commit the waiting writes and a new batch in one transaction; keep them in memory if that fails."""
+        todo = [*self._pending, *batch]
+        rejected: list[_Op] = []
         try:
             if conn is None:
                 conn = connect(self.path)
+                conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
+                # A checkpoint inside a commit would hold a reply for milliseconds: another thread does them.
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for kind, payload, _ in todo:
-                    _apply(conn, kind, payload)
+                for op in todo:
+                    # One savepoint per write: a row the database refuses is dropped alone, never the batch.
+                    conn.execute("SAVEPOINT one")
+                    try:
+                        _apply(conn, op[0], op[1])
+                    except Exception as exc:
+                        if _unwritable(exc):
+                            raise
+                        conn.execute("ROLLBACK TO one")
+                        rejected.append(op)
+                        log.error("enquiry log: a %s write was refused and not stored: %s: %s",
+                                  op[0], type(exc).__name__, exc)
+                    conn.execute("RELEASE one")
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except (sqlite3.Error, OSError, StoreError) as exc:
-            if self.failing is None:
-                log.error("ENQUIRY LOG UNWRITABLE (%s): keeping %d writes in memory and retrying", exc, len(todo))
-            self.failing = str(exc)
-            overflow = len(self._pending) + len(todo) - PENDING_LIMIT
-            if overflow > 0:
-                self.dropped += overflow
-                log.error("enquiry log: memory queue full, %d oldest writes dropped", overflow)
-            for op in todo:
-                self._pending.append(op)
-                _resolve(op[2], False)
+        except Exception as exc:       # the writer thread must survive anything: keep the rows and retry
+            self._keep(batch, exc)
             if conn is not None:
                 conn.close()
             return None
+        self._pending.clear()
+        self._dirty.set()
+        self.rejected += len(rejected)
         if self.failing is not None:
-            log.warning("enquiry log writable again; %d queued writes committed", len(todo))
+            log.warning("enquiry log writable again; %d queued writes committed", len(todo) - len(rejected))
             self.failing = None
+        refused = {id(op) for op in rejected}
         for op in todo:
-            _resolve(op[2], True)
+            _resolve(op[2], id(op) not in refused)
         return conn
+
+    def _keep(self, batch: list[_Op], exc: Exception) -> None:
+        """Add a failed batch to the bounded in-memory queue (the oldest go first when it is full)."""
+        overflow = len(self._pending) + len(batch) - PENDING_LIMIT
+        for op in batch:
+            self._pending.append(op)
+            _resolve(op[2], False)
+        now = time.monotonic()
+        if self.failing is None or now - self._alarmed >= REMIND_EVERY:
+            self._alarmed = now
+            log.error("ENQUIRY LOG UNWRITABLE (%s: %s): %d writes kept in memory (at most %d) and retried "
+                      "every %.1fs; fix the database (see docs/staff.md) or they are lost at shutdown",
+                      type(exc).__name__, exc, len(self._pending), PENDING_LIMIT, RETRY_EVERY)
+        self.failing = f"{type(exc).__name__}: {exc}"
+        if overflow > 0:
+            self.dropped += overflow
+            log.error("enquiry log: memory queue full, %d oldest writes dropped", overflow)
+
+    def _checkpoint_loop(self) -> None:
+        """Copy committed WAL frames into the database file now and then (PASSIVE: never blocks the writer)."""
+        conn: sqlite3.Connection | None = None
+        while not self._stopping.wait(CHECKPOINT_EVERY):
+            if not self._dirty.is_set():
+                continue
+            self._dirty.clear()
+            try:
+                if conn is None:
+                    conn = sqlite3.connect(str(self.path), timeout=1, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.checkpoints += 1
+            except sqlite3.Error as exc:
+                log.warning("enquiry log: WAL checkpoint failed (retrying later): %s", exc)
+                self._dirty.set()
+                if conn is not None:
+                    conn.close()
+                    conn = None
+        if conn is not None:
+            conn.close()
+
+
+def _unwritable(exc: BaseException) -> bool:
+    """True for errors of the database or disk (retry later), False for a row the database refuses."""
+    if isinstance(exc, OSError | StoreError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is None or (code & 0xFF) in _UNWRITABLE_CODES
+    return False
+
+
+def promotion_row(enquiry_id: str, intent: str, text: str, normalized: str | None, lang: str,
+                  staff: str | None = None) -> dict[str, Any]:
+    """The `promotions` row for a question staff turned into an example."""
+    return {"enquiry_id": enquiry_id, "ts": utcnow(), "intent": intent, "text": text, "normalized": normalized,
+            "lang": lang, "staff": staff}
 
 
 def _resolve(future: Future | None, value: bool) -> None:
@@ -356,14 +542,14 @@ def _resolve(future: Future | None, value: bool) -> None:
 
 
 _TABLES = {"enquiry": "enquiries", "feedback": "feedback", "handoff": "handoffs",
-           "staff_reply": "staff_replies"}
+           "staff_reply": "staff_replies", "promotion": "promotions"}
 
 
 def _apply(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None:
     # Plain SQL inside the writer's one transaction; sqlite-utils' insert() would commit per row.
     columns = list(payload)
     names, marks = ", ".join(columns), ", ".join("?" for _ in columns)
-    values = [payload[c] for c in columns]
+    values = [_storable(payload[c]) for c in columns]
     if kind in _TABLES:
         verb = "INSERT OR IGNORE" if kind == "enquiry" else "INSERT"
         conn.execute(f"{verb} INTO {_TABLES[kind]} ({names}) VALUES ({marks})", values)
@@ -375,6 +561,16 @@ def _apply(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None
                      f"ON CONFLICT (user_key) DO UPDATE SET {updates}", values)
     else:
         raise ValueError(f"unknown write {kind!r}")
+
+
+def _storable(value: Any) -> Any:
+    """Text with lone surrogates (possible from JSON clients) cannot be stored as UTF-8: replace them."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 class SyncLogger:
@@ -389,13 +585,20 @@ class SyncLogger:
     def __call__(self, reply: Any, **extra: Any) -> str:
         """Write the enquiry for a reply and return its id."""
         record = EnquiryRecord.from_reply(reply, self.channel, self.user_key, **extra)
-        self.store.submit("enquiry", asdict(record)).result(timeout=COMMIT_WAIT * 5)
+        self._wait(self.store.submit("enquiry", asdict(record)))
         return record.id
+
+    def _wait(self, future: Future) -> None:
+        try:
+            future.result(timeout=COMMIT_WAIT * 5)
+        except FutureTimeout:
+            log.error("enquiry log: a write took over %.0fs; it stays queued", COMMIT_WAIT * 5)
 
     def feedback(self, enquiry_id: str, value: int) -> None:
         """Record feedback and wait for it."""
-        self.store.submit("feedback", {"enquiry_id": enquiry_id, "ts": utcnow(), "value": 1 if value > 0 else -1,
-                                       "comment": None, "user_key": self.user_key}).result(timeout=COMMIT_WAIT * 5)
+        self._wait(self.store.submit("feedback", {"enquiry_id": enquiry_id, "ts": utcnow(),
+                                                  "value": 1 if value > 0 else -1, "comment": None,
+                                                  "user_key": self.user_key}))
 
     def close(self) -> None:
         """Drain and stop."""

@@ -2,8 +2,8 @@
 
 Usage: .venv/bin/python scripts/calibrate.py [LABELLED.jsonl ...] [--write] [--check OTHER.jsonl]
 
-Every question is scored once per signal (rapidfuzz token_set_ratio and ratio against every example,
-TF-IDF cosine per intent, keyword hits); then a grid search over the weights and the answer / margin /
+Every question is scored once per signal (rapidfuzz ratio against every example, in characters and in
+pinyin, TF-IDF cosines per intent, keyword hits); then a grid search over the weights and the answer / margin /
 clarify thresholds applies Engine.ask's decision rule to all questions at once with numpy. The objective
 counts a wrong confident answer (in scope or out of scope) as worse than a fallback, as the product
 requires. --write stores the result in intents/matching.yaml (other keys kept); --check reports the
@@ -47,7 +47,7 @@ class Signals:
         self.good = np.zeros((n, k), dtype=bool)
         self.oos = np.array([r["intent"] is None for r in rows])
         self.non_policy = np.array([i.startswith(("smalltalk.", "support.")) for i in ids])
-        self.token_set, self.ratio, self.pinyin = [], [], []
+        self.ratio, self.pinyin = [], []
         self.pinyin_tfidf = np.zeros((n, k), dtype=np.float32)
         self.tfidf = np.zeros((n, k), dtype=np.float32)
         self.keywords = np.zeros((n, k), dtype=np.float32)
@@ -65,22 +65,19 @@ class Signals:
             exact = m.exact(norm)
             if exact is not None:
                 self.exact[i] = ids.index(exact)
-            ts, ra = m.fuzzy_scores(norm) if norm else (np.zeros(m.size), np.zeros(m.size))
-            self.token_set.append(ts)
-            self.ratio.append(ra)
+            self.ratio.append(m.fuzzy_scores(norm) if norm else np.zeros(m.size))
             py, py_tfidf = m.pinyin_scores(norm) if norm else (np.zeros(m.size), np.zeros(k))
             self.pinyin.append(py)
             self.pinyin_tfidf[i] = py_tfidf
             if norm:
                 self.tfidf[i] = m.term_scores(norm)
                 self.keywords[i] = m.keyword_hits(norm)
-        self.token_set, self.ratio, self.pinyin = (np.stack(self.token_set), np.stack(self.ratio),
-                                                   np.stack(self.pinyin))
+        self.ratio, self.pinyin = np.stack(self.ratio), np.stack(self.pinyin)
 
-    def scores(self, share: float, tfidf_weight: float, bonus: float, pinyin_factor: float) -> np.ndarray:
+    def scores(self, tfidf_weight: float, bonus: float, pinyin_factor: float) -> np.ndarray:
         """Per-question, per-intent scores for these weights (the matcher's own combine, on all rows)."""
-        return self.engine.matcher.combine(self.token_set, self.ratio, self.pinyin, self.tfidf, self.pinyin_tfidf,
-                                           self.keywords, share, tfidf_weight, bonus, pinyin_factor)
+        return self.engine.matcher.combine(self.ratio, self.pinyin, self.tfidf, self.pinyin_tfidf, self.keywords,
+                                           tfidf_weight, bonus, pinyin_factor)
 
     def outcome(self, scores: np.ndarray, t_answer: float, margin: float, t_clarify: float,
                 lead: float = 100.0) -> dict:
@@ -135,9 +132,9 @@ def main() -> None:
     rows = [row for path in args.data for row in read_labelled(Path(path))]
     signals = Signals(engine, rows)
     best = None
-    for weights in itertools.product((0.1, 0.2, 0.35), (0.3, 0.4, 0.5), (5.0, 10.0, 15.0), (0.6, 0.7, 0.85)):
+    for weights in itertools.product((0.35, 0.4, 0.45, 0.5, 0.55, 0.6), (5.0, 10.0, 15.0, 20.0), (0.6, 0.7, 0.85)):
         scores = signals.scores(*weights)
-        for t_answer, margin, t_clarify, lead in itertools.product(range(30, 72, 2), range(0, 14, 2), range(24, 52, 2),
+        for t_answer, margin, t_clarify, lead in itertools.product(range(30, 64, 2), range(2, 12, 2), range(24, 50, 2),
                                                                    (8, 10, 12, 15, 20, 100)):
             if t_clarify > t_answer or lead <= margin:
                 continue
@@ -146,8 +143,8 @@ def main() -> None:
             if best is None or key > best[0]:
                 best = (key, weights, (t_answer, margin, t_clarify, lead), stats)
     _, weights, (t_answer, margin, t_clarify, lead), stats = best
-    share, tfidf_weight, bonus, pinyin_factor = weights
-    settings = {"token_set_share": share, "tfidf_weight": tfidf_weight, "keyword_bonus": bonus,
+    tfidf_weight, bonus, pinyin_factor = weights
+    settings = {"tfidf_weight": tfidf_weight, "keyword_bonus": bonus,
                 "pinyin_factor": pinyin_factor,
                 "thresholds": {"answer": float(t_answer), "margin": float(margin), "clarify": float(t_clarify),
                                "clarify_window": WINDOW, "min_chars": MIN_CHARS, "lead": float(lead)}}

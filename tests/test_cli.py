@@ -93,7 +93,7 @@ def test_eval_rejects_a_broken_file(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "bad.jsonl:2" in result.output and "Traceback" not in result.output
 
 
-def test_dev_set_is_independent_of_the_examples(engine) -> None:  # noqa: ANN001
+def test_dev_set_is_independent_of_the_examples(engine) -> None:
     examples = {engine.normalizer(e) for i in engine.intents.values() for lang in ("zh", "en")
                 for e in i.examples[lang]}
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -101,7 +101,7 @@ def test_dev_set_is_independent_of_the_examples(engine) -> None:  # noqa: ANN001
     assert overlap == []
 
 
-def test_dev_set_covers_every_intent(engine) -> None:  # noqa: ANN001
+def test_dev_set_covers_every_intent(engine) -> None:
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
     counts = {iid: sum(r["intent"] == iid for r in rows) for iid in engine.intents}
     assert min(counts.values()) >= 5

@@ -18,18 +18,20 @@ from bot.engine import Engine
 from bot.errors import DataError
 from bot.intents import load_intents
 
-REQUIRED_IDS = """
-policy.about policy.goals policy.schools policy.contact policy.quality policy.advisory_committee policy.regional
-policy.labor_education pathway.overview pathway.3plus2 pathway.3plus4 pathway.five_year pathway.single_exam
-pathway.bachelor pathway.technician pathway.progression_rate admission.enrollment admission.adults
-admission.compulsory study.practice study.internship study.majors study.digital cert.one_plus_x cert.credit_bank
-cert.exemption career.equal_treatment career.skilled_pay career.masters subsidy.student_aid subsidy.tuition
-subsidy.training training.adult training.military apprenticeship.modern apprenticeship.enterprise
-enterprise.tax_credit enterprise.certification enterprise.land enterprise.run_school enterprise.cooperation
-enterprise.training_base enterprise.part_time enterprise.group enterprise.training_org teacher.dual_qualified
-teacher.recruitment teacher.development teacher.pay smalltalk.greeting smalltalk.thanks smalltalk.identity
-support.human
-""".split()
+REQUIRED_IDS = [
+    "policy.about", "policy.goals", "policy.schools", "policy.contact", "policy.quality",
+    "policy.advisory_committee", "policy.regional", "policy.labor_education", "pathway.overview",
+    "pathway.3plus2", "pathway.3plus4", "pathway.five_year", "pathway.single_exam", "pathway.bachelor",
+    "pathway.technician", "pathway.progression_rate", "admission.enrollment", "admission.adults",
+    "admission.compulsory", "study.practice", "study.internship", "study.majors", "study.digital",
+    "cert.one_plus_x", "cert.credit_bank", "cert.exemption", "career.equal_treatment", "career.skilled_pay",
+    "career.masters", "subsidy.student_aid", "subsidy.tuition", "subsidy.training", "training.adult",
+    "training.military", "apprenticeship.modern", "apprenticeship.enterprise", "enterprise.tax_credit",
+    "enterprise.certification", "enterprise.land", "enterprise.run_school", "enterprise.cooperation",
+    "enterprise.training_base", "enterprise.part_time", "enterprise.group", "enterprise.training_org",
+    "teacher.dual_qualified", "teacher.recruitment", "teacher.development", "teacher.pay", "smalltalk.greeting",
+    "smalltalk.thanks", "smalltalk.identity", "support.human",
+]
 
 GOOD_INTENT = {
     "id": "demo.one", "audience": "student", "title": {"zh": "演示", "en": "Demo"},
@@ -109,7 +111,7 @@ def test_valid_folder_loads(intents_dir: Path) -> None:
     (lambda d: d["intents"][0].__setitem__("review_by", "someday"), "field review_by"),
     (lambda d: d["intents"][0].__setitem__("source", []), "field source"),
 ])
-def test_broken_intent_names_file_intent_and_field(intents_dir: Path, mutate, expected: str) -> None:  # noqa: ANN001
+def test_broken_intent_names_file_intent_and_field(intents_dir: Path, mutate, expected: str) -> None:
     path = intents_dir / "demo.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     mutate(data)
