@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web as aioweb
+from browser_harness import ARTIFACTS, chromium_page, require_chromium
 
 from bot.config import ROOT, Settings
 from bot.engine import Engine
@@ -17,24 +17,15 @@ from bot.serve import build_app
 from bot.service import Service
 from bot.store import Store
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "browser-test-password"
 HOSTILE = "<script>window.__pwned=1</script>"
 HOTPOT = "北碚哪里有好吃的火锅"
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    message = (f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`, which "
-               "scripts/test.sh does when it runs as root) to run the browser tests.")
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
+require_chromium()
 
-from playwright.async_api import Page, async_playwright, expect  # noqa: E402 - only once Chromium is known
+from playwright.async_api import Page, expect  # noqa: E402 - only once Chromium is known
 
 
 @pytest.fixture
@@ -63,20 +54,8 @@ async def server(settings: Settings, engine: Engine, tmp_path: Path) -> AsyncIte
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Page]:
     """A phone-sized Chromium page that fails the test on any console error (a CSP violation included)."""
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-            locale="zh-CN", viewport={"width": 390, "height": 844}, accept_downloads=True)
-        try:
-            tab = context.pages[0] if context.pages else await context.new_page()
-            tab.set_default_timeout(10_000)
-            errors: list[str] = []
-            context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            context.on("weberror", lambda e: errors.append(str(e.error)))
-            yield tab
-            assert errors == []
-        finally:
-            await context.close()
+    async with chromium_page(tmp_path / "profile", accept_downloads=True) as tab:
+        yield tab
 
 
 async def shot(page: Page, name: str) -> None:

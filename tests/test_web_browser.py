@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web as aioweb
+from browser_harness import ARTIFACTS, chromium_page, require_chromium
 
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.engine import Engine
 from bot.serve import build_app
 from bot.service import Service
 from bot.store import Store
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 COLLOQUIAL_3PLUS2 = "3加2是啥子意思"
 VAGUE = ["补贴", "证书", "学徒", "企业", "技能", "升学", "subsidy", "读书", "学分", "老师"]
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    message = (f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`, which "
-               "scripts/test.sh does when it runs as root) to run the browser tests.")
-    if os.environ.get("CI"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message, allow_module_level=True)
+require_chromium()
 
-from playwright.async_api import Page, async_playwright, expect  # noqa: E402 - only once Chromium is known
+from playwright.async_api import Page, expect  # noqa: E402 - only once Chromium is known
 
 
 @pytest.fixture
@@ -53,20 +44,8 @@ async def server(settings: Settings, engine: Engine) -> AsyncIterator[str]:
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Page]:
     """A Chromium page with a fresh profile that fails the test on any console error (CSP included)."""
-    async with async_playwright() as playwright:
-        context = await playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-            locale="zh-CN", viewport={"width": 390, "height": 844})
-        try:
-            tab = context.pages[0] if context.pages else await context.new_page()
-            tab.set_default_timeout(10_000)
-            errors: list[str] = []
-            context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            context.on("weberror", lambda e: errors.append(str(e.error)))
-            yield tab
-            assert errors == []
-        finally:
-            await context.close()
+    async with chromium_page(tmp_path / "profile") as tab:
+        yield tab
 
 
 def rows(settings: Settings, sql: str, *params: object) -> list[tuple]:
