@@ -398,8 +398,10 @@ async def export(request: web.Request) -> web.StreamResponse:
     """GET /staff/export.csv?days=: the log as CSV (UTF-8 with BOM for spreadsheets), streamed."""
     store = _state(request).service.store
     since = _since(_days(request, default=None))
+    from bot.web import SECURITY_HEADERS  # streamed: prepared before the header middleware sees it
+
     response = web.StreamResponse(headers={
-        "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
+        **SECURITY_HEADERS, "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
         "Content-Disposition": f'attachment; filename="vocbot-enquiries-{dt.date.today().isoformat()}.csv"'})
     db = await asyncio.to_thread(store.reader)
     try:

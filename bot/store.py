@@ -125,7 +125,8 @@ def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"Cannot open the enquiry database {path}: {exc}. Check the path in VOCBOT_DB "
-                         "and that the file is a SQLite database (see README, 'Recovering the log').") from None
+                         "and that the file is a SQLite database; to salvage it, see 'Recovering the log' "
+                         "in docs/staff.md.") from None
     known = migrations()
     latest = known[-1][0] if known else 0
     if version > latest:
@@ -146,6 +147,21 @@ def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
             log.error("enquiry database %s: cannot enable WAL: %s", path, exc)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def check_integrity(path: Path) -> None:
+    """Open (and migrate) the database, then raise StoreError if SQLite finds it damaged."""
+    conn = connect(path)
+    try:
+        problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    finally:
+        conn.close()
+    if problem != "ok":
+        problem = " ".join(problem.replace("*** in database main ***", "").split())
+        raise StoreError(f"The enquiry database {path} is damaged ({problem}); vocbot will not write to it. "
+                         "To salvage it, see 'Recovering the log' in docs/staff.md.")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -239,7 +255,7 @@ class Store:
         self._dirty = threading.Event()      # set after each commit: the WAL has frames to checkpoint
         self._stopping = threading.Event()
         self.checkpoints = 0
-        connect(self.path).close()           # migrate now, so a bad file fails at start-up
+        check_integrity(self.path)           # migrate and check now, so a bad file fails at start-up
 
     # ---- identities -------------------------------------------------------------------------------
     def user_key(self, channel: str, raw_id: object) -> str:
@@ -557,6 +573,7 @@ def _apply(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None
             conn.execute("UPDATE handoffs SET status = 'answered' WHERE id = ?", [payload["handoff_id"]])
     elif kind == "pref":
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "user_key")
+        # S608: column names are the keys set_pref builds in this module, never user input; values are bound.
         conn.execute(f"INSERT INTO user_prefs ({names}) VALUES ({marks}) "  # noqa: S608
                      f"ON CONFLICT (user_key) DO UPDATE SET {updates}", values)
     else:
