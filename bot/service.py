@@ -76,18 +76,22 @@ class Service:
         return self.limiter.allow(f"{channel}:{user_id}")
 
     async def ask(self, text: str, *, channel: str, user_id: object, lang: str | None = None,
-                  audience: str | None = None, chat_type: str | None = None) -> Answered:
-        """Answer a typed question; the log row is committed before this returns."""
+                  audience: str | None = None, chat_type: str | None = None,
+                  enquiry_id: str | None = None) -> Answered:
+        """Answer a typed question; the log row is committed before this returns.
+
+        A channel that may deliver the same event twice passes a stable `enquiry_id`: the second row is ignored.
+        """
         reply = self.engine.ask(text, lang=lang)
-        return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type)
+        return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, id=enquiry_id)
 
     async def choose(self, intent_id: str, *, channel: str, user_id: object, lang: str,
                      parent_id: str | None = None, audience: str | None = None,
-                     chat_type: str | None = None) -> Answered:
+                     chat_type: str | None = None, enquiry_id: str | None = None) -> Answered:
         """Answer a pressed button (a clarify choice or follow-up); raises KeyError for an unknown intent."""
         reply = self.engine.answer_intent(intent_id, lang)
         return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, via="button",
-                               parent_id=parent_id)
+                               parent_id=parent_id, id=enquiry_id)
 
     async def feedback(self, enquiry_id: str, value: int, *, channel: str, user_id: object,
                        comment: str | None = None) -> bool:

@@ -358,6 +358,11 @@ class Store:
         row = {"user_key": user_key, "updated": utcnow(), **{k: v for k, v in prefs.items() if v is not None}}
         return await self.write("pref", row)
 
+    async def mark_updates_handled(self, bot_id: int, update_ids: list[int]) -> bool:
+        """Record Telegram updates as handled (and prune records older than a week)."""
+        return await self.write("telegram_updates", {"bot_id": bot_id, "update_ids": list(update_ids),
+                                                     "ts": utcnow()})
+
     # ---- reads --------------------------------------------------------------------------------------
     def reader(self) -> sqlite_utils.Database:
         """A new read connection (WAL lets it read while the writer writes); close it when done."""
@@ -404,6 +409,15 @@ class Store:
                                  [enquiry_id]))
             return rows[0] if rows else None
         return self.read(query)
+
+    def handled_updates(self, bot_id: int, update_ids: list[int]) -> set[int]:
+        """Which of these Telegram update ids were already handled (recorded by mark_updates_handled)."""
+        if not update_ids:
+            return set()
+        marks = ", ".join("?" for _ in update_ids)
+        # S608: only "?" placeholders are interpolated; the ids are bound.
+        sql = f"SELECT update_id FROM telegram_updates WHERE bot_id = ? AND update_id IN ({marks})"  # noqa: S608
+        return self.read(lambda db: {row[0] for row in db.execute(sql, [bot_id, *update_ids]).fetchall()})
 
     def probe_writable(self) -> str | None:
         """None when a write transaction can be opened on the database now, else the error."""
@@ -571,6 +585,11 @@ def _apply(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None
         conn.execute(f"{verb} INTO {_TABLES[kind]} ({names}) VALUES ({marks})", values)
         if kind == "staff_reply":
             conn.execute("UPDATE handoffs SET status = 'answered' WHERE id = ?", [payload["handoff_id"]])
+    elif kind == "telegram_updates":
+        conn.executemany("INSERT OR IGNORE INTO telegram_updates (bot_id, update_id, ts) VALUES (?, ?, ?)",
+                         [(payload["bot_id"], update_id, payload["ts"]) for update_id in payload["update_ids"]])
+        week_ago = (dt.datetime.fromisoformat(payload["ts"]) - dt.timedelta(days=7)).isoformat(timespec="microseconds")
+        conn.execute("DELETE FROM telegram_updates WHERE ts < ?", [week_ago])
     elif kind == "pref":
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "user_key")
         # S608: column names are the keys set_pref builds in this module, never user input; values are bound.

@@ -2,16 +2,16 @@
 
 `attach(app, service)` (called by `vocbot serve` when TELEGRAM_BOT_TOKEN is set) hooks the bot's lifecycle
 into the aiohttp app: start-up retries until the Bot API answers (the web chat keeps running meanwhile),
-then long polling, or the webhook at POST /telegram/webhook when VOCBOT_WEBHOOK_URL is set. Shutdown stops
-polling (confirming the last updates so none is answered twice) and the application; the web app's
-service lifecycle then drains the enquiry log.
+then long polling, or the webhook at POST /telegram/webhook when VOCBOT_WEBHOOK_URL is set. Either way an
+update is confirmed to Telegram only after it was handled, and one handled before a crash is not answered
+again (bot.telegram_delivery). Shutdown stops polling, lets the updates in flight finish, confirms them and
+stops the application; the web app's service lifecycle then drains the enquiry log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hmac
 import logging
 import os
@@ -24,11 +24,12 @@ from aiohttp import web
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import HTTPXRequest
 
 from bot.service import Service
 from bot.telegram_admin import StaffHandlers
+from bot.telegram_delivery import Delivery, RetryingRateLimiter
 from bot.telegram_handlers import UserHandlers
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,13 @@ class Options:
     """Timing knobs; the defaults suit production, tests shorten them."""
 
     poll_timeout: float = 25.0          # seconds getUpdates waits for news (long polling)
-    poll_interval: float = 0.0
     read_timeout: float = 10.0
     connect_timeout: float = 10.0
     flood_retries: int = 3              # RetryAfter (429) retries of one API call
+    send_attempts: int = 3              # tries of one API call answered 5xx or lost to a network error
+    send_retry_delay: float = 0.5       # first pause between those tries (doubles)
+    poll_retry_max: float = 30.0        # longest pause between failed getUpdates calls
+    drain_timeout: float = 10.0         # seconds shutdown waits for the updates being handled
     concurrent_updates: int = 64
     inline_cache: int = 60              # seconds Telegram may cache inline results
     start_retry_max: float = 60.0       # longest pause between start-up attempts
@@ -99,7 +103,7 @@ def build_application(service: Service, options: Options) -> tuple[Application, 
         .base_file_url(f"{api}/file/bot")
         .request(requests[0])
         .get_updates_request(requests[1])
-        .rate_limiter(AIORateLimiter(max_retries=options.flood_retries))
+        .rate_limiter(RetryingRateLimiter(options.flood_retries, options.send_attempts, options.send_retry_delay))
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .concurrent_updates(ChatOrderedProcessor(options.concurrent_updates))
         .build()
@@ -120,6 +124,10 @@ class TelegramBot:
         self.application, self._requests = build_application(service, self.options)
         self.started = asyncio.Event()
         self.start_task: asyncio.Task | None = None     # done once running, or given up (rejected token)
+        self.poll_task: asyncio.Task | None = None
+        self.delivery = Delivery(self.application, service.store, ALLOWED_UPDATES,
+                                 poll_timeout=self.options.poll_timeout, read_timeout=self.options.read_timeout,
+                                 retry_max=self.options.poll_retry_max, drain_timeout=self.options.drain_timeout)
         self.state = "starting"
 
     @property
@@ -142,11 +150,11 @@ class TelegramBot:
                 await self._retry("register the webhook", lambda: app.bot.set_webhook(
                     self.settings.webhook_url or "", allowed_updates=list(ALLOWED_UPDATES),
                     secret_token=self.settings.webhook_secret))
-            elif (updater := app.updater) is not None:
-                await self._retry("start polling", lambda: updater.start_polling(
-                    poll_interval=self.options.poll_interval, timeout=dt.timedelta(seconds=self.options.poll_timeout),
-                    allowed_updates=list(ALLOWED_UPDATES), error_callback=_polling_error))
+            else:
+                await self._retry("start polling", lambda: app.bot.delete_webhook())
             await app.start()
+            if not self.webhook_mode:
+                self.poll_task = asyncio.create_task(self.delivery.poll(), name="telegram-poll")
         except InvalidToken:
             self.state = "error: the Bot API rejected TELEGRAM_BOT_TOKEN"
             log.error("Telegram is off: the Bot API at %s rejected TELEGRAM_BOT_TOKEN. Check the token "
@@ -194,8 +202,7 @@ class TelegramBot:
                 await task
         app = self.application
         try:
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()      # confirms the fetched updates with one last getUpdates
+            await self.delivery.stop(self.poll_task)    # confirms the handled updates with one last getUpdates
             if app.running:
                 await app.stop()
             await app.shutdown()
@@ -219,12 +226,9 @@ class TelegramBot:
             update = Update.de_json(data, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError, TelegramError):
             return web.Response(status=400, text="not an update")
-        await self.application.update_queue.put(update)
+        # Answered only once handled (and recorded): Telegram redelivers the update if we die meanwhile.
+        await self.delivery.handle(update)
         return web.Response(text="ok")
-
-
-def _polling_error(exc: TelegramError) -> None:
-    log.warning("Telegram: polling failed (%s); retrying.", exc)
 
 
 def attach(app: web.Application, service: Service, options: Options | None = None) -> TelegramBot:

@@ -82,6 +82,11 @@ def strip_mention(text: str, username: str | None) -> str:
     return text.strip()
 
 
+
+def update_enquiry_id(bot_id: int, update_id: int) -> str:
+    """A 16-character enquiry id fixed by the update, so an update delivered again after a crash logs once."""
+    return f"t{bot_id % 100_000:05d}{update_id % 10**10:010d}"
+
 class Prefs:
     """Users' audience and language: SQLite (store.set_pref/get_pref) is the truth, a small cache in front."""
 
@@ -265,7 +270,8 @@ class UserHandlers:
         prefs = await self.prefs.get(user)
         lang = await self.prefs.lang(user)
         answered = await self.service.ask(text, channel=CHANNEL, user_id=user.id, lang=lang,
-                                          audience=prefs.get("audience"), chat_type=chat.type)
+                                          audience=prefs.get("audience"), chat_type=chat.type,
+                                          enquiry_id=update_enquiry_id(context.bot.id, update.update_id))
         reply = answered.reply
         if reply.lang != lang and reply.normalized:
             await self.prefs.set(user, lang=reply.lang)      # talk in the language they type in
@@ -309,7 +315,8 @@ class UserHandlers:
             prefs = await self.prefs.get(user)
             answered = await self.service.choose(args[0], channel=CHANNEL, user_id=user.id, lang=lang,
                                                  parent_id=args[1] or None, audience=prefs.get("audience"),
-                                                 chat_type=message.chat.type if message else None)
+                                                 chat_type=message.chat.type if message else None,
+                                                 enquiry_id=update_enquiry_id(context.bot.id, update.update_id))
             await self.send(context, chat_id, render.render_reply(engine, answered.reply, answered.enquiry_id,
                                                                   prefs.get("audience")))
         elif kind == "o" and (outs := render.render_clauses(engine, args[0], lang)):

@@ -7,8 +7,8 @@ characters after entity parsing, HTML must use Telegram's tags, balanced and esc
 `getUpdates` conflicts with an active webhook. Tests inject updates (messages, button presses, inline
 queries), which the server serves by long polling (`getUpdates` offsets confirm them, as on Telegram) or
 POSTs to the registered webhook with its secret header. Faults can be scripted per method: 429 with
-`retry_after`, 500, or a request that hangs until the client times out. Every request is recorded, and tests
-wait on conditions over the recorded requests instead of sleeping.
+`retry_after`, 500, a request that hangs until the client times out, or a connection dropped unanswered.
+Every request is recorded, and tests wait on conditions over the recorded requests instead of sleeping.
 """
 
 from __future__ import annotations
@@ -177,6 +177,7 @@ class Fault:
     status: int = 500
     retry_after: int | None = None
     hang: bool = False
+    drop: bool = False           # close the connection without answering
     times: int = 1
     description: str | None = None
 
@@ -361,9 +362,9 @@ class FakeBotAPI:
         return query_id
 
     def fail(self, method: str, status: int = 500, retry_after: int | None = None, hang: bool = False,
-             times: int = 1, description: str | None = None) -> None:
-        """Make the next `times` calls of `method` fail (429 with retry_after, 500, ...) or hang."""
-        self.faults.setdefault(method, []).append(Fault(status, retry_after, hang, times, description))
+             times: int = 1, description: str | None = None, drop: bool = False) -> None:
+        """Make the next `times` calls of `method` fail (429 with retry_after, 500, ...), hang or drop."""
+        self.faults.setdefault(method, []).append(Fault(status, retry_after, hang, drop, times, description))
 
     # ---- what tests read and wait on -------------------------------------------------------------------
     def mark(self) -> int:
@@ -445,7 +446,7 @@ class FakeBotAPI:
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
-            await self._maybe_fault(method, call)
+            await self._maybe_fault(method, call, request)
             handler = getattr(self, f"_api_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -458,14 +459,14 @@ class FakeBotAPI:
             await self._notify()
             return web.json_response(body, status=exc.code)
         except asyncio.CancelledError:
-            call.description = "client went away"
+            call.description = call.description or "client went away"
             self._notify_soon()
             raise
         call.status, call.result = 200, result
         await self._notify()
         return web.json_response({"ok": True, "result": result})
 
-    async def _maybe_fault(self, method: str, call: Call) -> None:
+    async def _maybe_fault(self, method: str, call: Call, request: web.Request) -> None:
         queue = self.faults.get(method)
         if not queue:
             return
@@ -474,6 +475,10 @@ class FakeBotAPI:
         if fault.times <= 0:
             queue.pop(0)
         call.params["_fault"] = True
+        if fault.drop and request.transport is not None:
+            call.description = "connection dropped"
+            request.transport.abort()
+            raise asyncio.CancelledError    # nothing more to answer on a dropped connection
         if fault.hang:
             assert self._closing is not None
             await self._closing.wait()

@@ -139,6 +139,15 @@ async def test_a_hanging_request_is_released_when_the_client_gives_up(api: tuple
     assert server.calls[0].status == 0
 
 
+async def test_a_dropped_connection_gets_no_answer(api: tuple[FakeBotAPI, aiohttp.ClientSession]) -> None:
+    server, _ = api
+    server.fail("getMe", drop=True)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await call(api, "getMe")
+    assert (server.calls[0].status, server.calls[0].description) == (0, "connection dropped")
+    assert (await call(api, "getMe"))[0] == 200
+
+
 async def test_get_updates_offsets_confirm_updates(api: tuple[FakeBotAPI, aiohttp.ClientSession]) -> None:
     server, _ = api
     user = server.user(CHAT)

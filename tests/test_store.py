@@ -245,6 +245,19 @@ def test_user_keys_are_keyed_hashes_not_ids(settings: Settings) -> None:
     assert "12345" not in key
 
 
+async def test_handled_telegram_updates_are_remembered_per_bot_and_pruned_after_a_week(service: Service) -> None:
+    store = service.store
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat(timespec="microseconds")
+    assert await store.write("telegram_updates", {"bot_id": 1, "update_ids": [5], "ts": old})
+    assert store.handled_updates(1, [5]) == {5}
+    assert await store.mark_updates_handled(1, [7, 8])
+    assert await store.mark_updates_handled(1, [8])            # a second record of the same update is harmless
+    assert await store.mark_updates_handled(2, [9])
+    assert store.handled_updates(1, [5, 6, 7, 8, 9]) == {7, 8}   # 5 was pruned; 9 is another bot's
+    assert store.handled_updates(2, [7, 9]) == {9}
+    assert store.handled_updates(1, []) == set()
+
+
 def test_without_a_configured_key_a_private_key_file_is_made_once(tmp_path: Path) -> None:
     settings = dataclasses.replace(Settings.from_env({}), db_path=tmp_path / "e.db", hash_key=None)
     first = Store(settings).user_key("web", "u")

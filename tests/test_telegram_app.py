@@ -147,7 +147,9 @@ async def test_no_update_is_answered_twice_after_a_restart(settings: Settings, e
         await ask(fake, user, "你好")
         assert len(fake.find("sendMessage", chat_id=1080)) == 2
         assert len(await logged(service, "SELECT id FROM enquiries", count=2)) == 2
-    assert len(fake.delivered) == len(set(fake.delivered)) == 2
+    # At-least-once: an update may be fetched again while it is being handled, but it is answered once
+    # and confirmed at the end.
+    assert set(fake.delivered) == {1, 2} and not fake.updates
 
 
 async def test_updates_of_one_chat_run_in_order_and_chats_run_side_by_side() -> None:

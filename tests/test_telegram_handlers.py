@@ -15,6 +15,7 @@ import pytest
 from fake_bot_api import BOT_USERNAME, FakeBotAPI
 from telegram_harness import (
     FALLBACK_POOL,
+    FAST,
     answered,
     ask,
     bot_settings,
@@ -352,7 +353,7 @@ async def test_error_handler_tells_the_user_without_echoing_anything(fake: FakeB
                                                                     engine: Engine,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     user = fake.user(1073)
-    fake.fail("sendMessage", status=500)
+    fake.fail("sendMessage", status=500, times=FAST.send_attempts)     # every retry fails too
     secret_question = "3加2是啥子意思 my phone is 13800000000"
     with caplog.at_level("ERROR", logger="bot.telegram_handlers"):
         reply = await ask(fake, user, secret_question)
@@ -368,7 +369,7 @@ async def test_an_error_after_a_button_press_still_answers_the_button(fake: Fake
     user = fake.user(1074)
     answer = await ask(fake, user, "3加2是啥子意思")
     follow = engine.intents["pathway.3plus2"].related[0]
-    fake.fail("sendMessage", status=500)
+    fake.fail("sendMessage", status=500, times=FAST.send_attempts)     # every retry fails too
     mark = fake.mark()
     query = fake.press(user, fake.sent_message(answer), engine.title(follow, "zh"))
     told = await fake.wait_call("sendMessage", since=mark, chat_id=1074)
