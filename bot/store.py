@@ -1,4 +1,4 @@
-"""The enquiry log in SQLite: migrations, pseudonyms, and one writer thread that never blocks the loop."""
+"""The enquiry log in SQLite: pseudonyms, and one writer thread that never blocks the loop (files: bot.migrate)."""
 
 from __future__ import annotations
 
@@ -19,16 +19,23 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.errors import StoreError
+from bot.migrate import (  # noqa: F401 - re-exported: the log's file handling lives in bot.migrate
+    MIGRATIONS_DIR,
+    apply_migrations,
+    check_integrity,
+    connect,
+    migrations,
+    schema_version,
+    split_sql,
+)
 
 log = logging.getLogger(__name__)
-MIGRATIONS_DIR = ROOT / "db" / "migrations"
 PENDING_LIMIT = 10_000      # enquiries kept in memory while the database is unwritable
 COMMIT_WAIT = 2.0           # seconds a reply waits for its row before it is sent anyway
 FAILING_WAIT = 0.05         # ... while the database is known to be unwritable (the row stays queued)
@@ -51,122 +58,6 @@ def new_id() -> str:
     """A 16-character, time-ordered, random enquiry id (safe in Telegram callback data)."""
     value = (time.time_ns() // 1_000_000) << 30 | secrets.randbits(30)
     return "".join(_B32[(value >> shift) & 31] for shift in range(75, -1, -5))[-16:]
-
-
-def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
-    """Numbered migration files, in order."""
-    found = []
-    for path in sorted(directory.glob("*.sql")):
-        number = path.name.split("_", 1)[0]
-        if number.isdigit():
-            found.append((int(number), path))
-    return found
-
-
-def split_sql(script: str) -> list[str]:
-    """The statements of a migration script, each complete (triggers and quoted `;` kept whole)."""
-    statements, buffer = [], ""
-    pieces = script.split(";")
-    for i, piece in enumerate(pieces):
-        buffer += piece if i == len(pieces) - 1 else piece + ";"
-        if sqlite3.complete_statement(buffer):
-            if _has_sql(buffer):
-                statements.append(buffer.strip())
-            buffer = ""
-    if _has_sql(buffer):
-        statements.append(buffer.strip())
-    return statements
-
-
-def _has_sql(text: str) -> bool:
-    return any(line.strip().strip(";") and not line.strip().startswith("--") for line in text.splitlines())
-
-
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone() is not None
-
-
-def apply_migrations(conn: sqlite3.Connection, upto: int | None = None) -> int:
-    """Apply the pending migrations (up to `upto`), each in its own transaction; return the version."""
-    for number, file in migrations():
-        if upto is not None and number > upto:
-            break
-        if number <= schema_version(conn):
-            continue
-        statements = split_sql(file.read_text(encoding="utf-8"))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if schema_version(conn) >= number:     # another process migrated while we waited for the lock
-                conn.execute("ROLLBACK")
-                continue
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-            if _has_table(conn, "schema_history"):
-                applied = utcnow()
-                for done, done_file in migrations():
-                    if done <= number:
-                        conn.execute("INSERT OR IGNORE INTO schema_history (version, name, applied) "
-                                     "VALUES (?, ?, ?)", [done, done_file.name, applied])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    return schema_version(conn)
-
-
-def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
-    """Open the database, apply pending migrations, check the schema version."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=5, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 5000")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"Cannot open the enquiry database {path}: {exc}. Check the path in VOCBOT_DB "
-                         "and that the file is a SQLite database; to salvage it, see 'Recovering the log' "
-                         "in docs/staff.md.") from None
-    known = migrations()
-    latest = known[-1][0] if known else 0
-    if version > latest:
-        conn.close()
-        raise StoreError(f"The enquiry database {path} has schema version {version}, newer than this "
-                         f"vocbot knows ({latest}); upgrade vocbot.")
-    if migrate and version < latest:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            apply_migrations(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"Cannot migrate the enquiry database {path}: {exc}.") from None
-    elif migrate:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.Error as exc:
-            log.error("enquiry database %s: cannot enable WAL: %s", path, exc)
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
-
-
-def check_integrity(path: Path) -> None:
-    """Open (and migrate) the database, then raise StoreError if SQLite finds it damaged."""
-    conn = connect(path)
-    try:
-        problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        problem = str(exc)
-    finally:
-        conn.close()
-    if problem != "ok":
-        problem = " ".join(problem.replace("*** in database main ***", "").split())
-        raise StoreError(f"The enquiry database {path} is damaged ({problem}); vocbot will not write to it. "
-                         "To salvage it, see 'Recovering the log' in docs/staff.md.")
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    """The schema version recorded in the database."""
-    return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
 def load_hash_key(settings: Settings) -> bytes:

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from bot import migrate as migrate_module
 from bot import store as store_module
 from bot.config import Settings
 from bot.engine import Engine
@@ -176,7 +177,7 @@ def test_a_failing_migration_leaves_the_database_at_the_previous_version(tmp_pat
     connect(path).close()
     broken = tmp_path / f"{LATEST + 1:03d}_broken.sql"
     broken.write_text("CREATE TABLE half_done (x);\nTHIS IS NOT SQL;\n", encoding="utf-8")
-    monkeypatch.setattr(store_module, "migrations", lambda: [*migrations(), (LATEST + 1, broken)])
+    monkeypatch.setattr(migrate_module, "migrations", lambda: [*migrations(), (LATEST + 1, broken)])
     with pytest.raises(StoreError, match="Cannot migrate"):
         connect(path)
     assert rows(path, "PRAGMA user_version")[0]["user_version"] == LATEST
