@@ -26,13 +26,6 @@ GREETING = "你好"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    """The fake Bot API server on a random port of 127.0.0.1."""
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def service(settings: Settings, engine: Engine, fake: FakeBotAPI) -> AsyncIterator[Service]:
     """A service configured for Telegram."""
     async with running_service(bot_settings(settings, fake), engine) as svc:

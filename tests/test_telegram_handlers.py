@@ -39,25 +39,10 @@ STAFF_CHAT = -100777
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    """The fake Bot API server on a random port of 127.0.0.1."""
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture
 async def service(settings: Settings, engine: Engine, fake: FakeBotAPI) -> AsyncIterator[Service]:
     """A service configured for Telegram with an admin and no staff chat."""
     async with running_service(bot_settings(settings, fake, admin_ids=frozenset({ADMIN})), engine) as svc:
         yield svc
-
-
-@pytest.fixture
-async def bot(service: Service, fake: FakeBotAPI) -> AsyncIterator[object]:
-    """The running bot (polling)."""
-    async with running_bot(service) as running:
-        yield running
-    assert fake.unanswered_queries() == [], "every button press and inline query must be answered"
 
 
 # ---- commands and language -----------------------------------------------------------------------
