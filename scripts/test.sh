@@ -41,7 +41,7 @@ else
   rm -f "$audit_log"
 fi
 .venv/bin/vocbot intents check
-.venv/bin/python -m pytest "$@"
 # The load and fault runs are scripts (benchmarks/), run here in their short mode: 300 Telegram and 300
 # web questions against `vocbot serve`, SIGKILLed half-way and restarted; exits 1 if any check fails.
 .venv/bin/python benchmarks/load_faults.py --short --kill
+exec .venv/bin/python -m pytest "$@"
