@@ -37,25 +37,13 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+from common import ROOT, questions, vocbot_command
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from fake_bot_api import TOKEN, FakeBotAPI  # noqa: E402 - the fake server lives with the tests
+from fake_bot_api import TOKEN, FakeBotAPI
 
-QUESTIONS_FILE = ROOT / "tests" / "data" / "dev_questions.jsonl"
 REPLY_TIMEOUT = 30.0          # seconds one question may wait for its answer (longer across a restart)
 START_TIMEOUT = 60.0
-
-
-def questions() -> list[str]:
-    """Realistic questions in zh and en (the labelled development set)."""
-    with QUESTIONS_FILE.open(encoding="utf-8") as handle:
-        return [json.loads(line)["q"] for line in handle if line.strip()]
-
-
-def vocbot_command() -> list[str]:
-    script = Path(sys.executable).with_name("vocbot")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
 
 
 async def start_server(db: Path, fake_url: str) -> tuple[subprocess.Popen, str]:

@@ -36,24 +36,13 @@ import time
 from pathlib import Path
 
 import aiohttp
+from common import ROOT, questions, vocbot_command
 
-ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS_FILE = ROOT / "tests" / "data" / "dev_questions.jsonl"
 QUESTIONS_PER_USER = 5
 TARGET_RPS, TARGET_P99_MS = 300.0, 100.0
 WARM_UP = 20
 
 
-def questions() -> list[str]:
-    """The labelled development questions: the way real users phrase things, in zh and en."""
-    with QUESTIONS_FILE.open(encoding="utf-8") as handle:
-        return [json.loads(line)["q"] for line in handle if line.strip()]
-
-
-def vocbot_command() -> list[str]:
-    """The `vocbot` console script of this interpreter's environment, else `python -m bot`."""
-    script = Path(sys.executable).with_name("vocbot")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
 
 
 def start_server(db_dir: Path, web_layer_only: bool = False) -> tuple[subprocess.Popen, str]:

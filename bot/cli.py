@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli_logs import logs
 from bot.config import Settings
 from bot.errors import VocbotError
 
@@ -176,4 +177,4 @@ def chat(no_log: bool, lang: str) -> None:
             logger.close()
 
 
-cli.add_command(__import__("bot.cli_logs", fromlist=["logs"]).logs)
+cli.add_command(logs)

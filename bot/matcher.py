@@ -24,7 +24,6 @@ from bot.pinyin import looks_like_pinyin, syllables
 
 # Chosen by scripts/calibrate.py on tests/data/dev_questions.jsonl; intents/matching.yaml overrides them.
 DEFAULTS = {"tfidf_weight": 0.5, "keyword_bonus": 15.0, "pinyin_factor": 0.7}
-PARALLEL_ABOVE = 20_000   # examples; below this a second thread costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -151,14 +150,10 @@ class Matcher:
         idx = self._exact.get(norm)
         return None if idx is None else self.intent_ids[idx]
 
-    @property
-    def _workers(self) -> int:
-        return -1 if len(self._texts) > PARALLEL_ABOVE else 1
-
     def fuzzy_scores(self, norm: str) -> np.ndarray:
         """rapidfuzz ratio of the question against every example, in characters (0-100)."""
         return process.cdist([_compact(norm)], self._compact, scorer=fuzz.ratio, dtype=np.float32,
-                             workers=self._workers)[0]
+                             workers=1)[0]
 
     def uses_pinyin(self, norm: str) -> bool:
         """Chinese characters, or Latin letters that read as pinyin."""
@@ -170,7 +165,7 @@ class Matcher:
             return np.zeros(len(self._texts), dtype=np.float32), np.zeros(len(self.intent_ids), dtype=np.float32)
         compact = pinyin_compact(norm, self.stopwords)
         per_example = process.cdist([compact], self._pinyin, scorer=fuzz.ratio, dtype=np.float32,
-                                    workers=self._workers)[0]
+                                    workers=1)[0]
         return per_example, self.pinyin_index.scores(norm)
 
     def term_scores(self, norm: str) -> np.ndarray:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything the test suite needs on a fresh machine, then runs ruff and every test.
+# Sets up everything the test suite needs on a fresh machine, then runs ruff, pip-audit, the data check,
+# the short load-and-kill run and every test.
 # Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
