@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 from bot.config import ROOT
@@ -12,6 +13,7 @@ from bot.errors import StoreError
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = ROOT / "db" / "migrations"
+BUSY_SECONDS = 5.0   # how long a connection waits for another one's lock
 
 
 def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
@@ -81,8 +83,9 @@ def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
     """Open the database, apply pending migrations, check the schema version."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=5, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout = 5000")
+        conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, check_same_thread=False,
+                               isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"Cannot open the enquiry database {path}: {exc}. Check the path in VOCBOT_DB "
@@ -96,18 +99,36 @@ def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
                          f"vocbot knows ({latest}); upgrade vocbot.")
     if migrate and version < latest:
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn)
             apply_migrations(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"Cannot migrate the enquiry database {path}: {exc}.") from None
     elif migrate:
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn)
         except sqlite3.Error as exc:
             log.error("enquiry database %s: cannot enable WAL: %s", path, exc)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def enable_wal(conn: sqlite3.Connection, wait: float = BUSY_SECONDS) -> None:
+    """Switch the file to WAL, waiting out other connections that are opening it at the same time."""
+    # SQLite skips the busy handler when two connections would deadlock (both switching the journal mode),
+    # so processes starting together get "database is locked" at once; wait and retry here instead.
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def check_integrity(path: Path) -> None:

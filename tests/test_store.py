@@ -15,7 +15,6 @@ import signal
 import sqlite3
 import stat
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,42 +22,23 @@ from pathlib import Path
 import aiohttp
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hsettings
-from hypothesis import strategies as st
+from dbfile import rows, summaries_match
 
-from bot import migrate as migrate_module
 from bot import store as store_module
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import StoreError
 from bot.service import Service
-from bot.store import EnquiryRecord, Store, apply_migrations, connect, migrations, schema_version, split_sql
+from bot.store import EnquiryRecord, Store, migrations
 
 LATEST = migrations()[-1][0]
 QUESTION = "3加2是啥子意思"     # folds to an example of pathway.3plus2 (see example())
 OFF_TOPIC = "zzzz qqqq"        # matches nothing: a fallback
-V1_ENQUIRY = ("INSERT INTO enquiries (id, ts, channel, user_key, text, decision, intent, score, latency_ms, via) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-
-
-def rows(path: Path, sql: str, *params: object) -> list[dict]:
-    """Query the database file with a fresh connection."""
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 def example(engine: Engine, intent: str, lang: str) -> str:
     """The first curated example question of an intent: the engine answers it exactly."""
     return engine.intents[intent].examples[lang][0]
-
-
-def tables(path: Path) -> set[str]:
-    return {r["name"] for r in rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -67,170 +47,6 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
-
-
-def summaries_match(path: Path) -> bool:
-    """The trigger-kept summary tables equal a GROUP BY over the enquiries."""
-    by_day = rows(path, "SELECT substr(ts, 1, 10) AS day, channel, decision, via, count(*) AS n FROM enquiries "
-                        "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
-    kept = rows(path, "SELECT day, channel, decision, via, n FROM enquiry_days ORDER BY 1, 2, 3, 4")
-    by_intent = rows(path, "SELECT substr(ts, 1, 10) AS day, intent, count(*) AS n FROM enquiries "
-                           "WHERE decision = 'answer' AND intent IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2")
-    kept_intent = rows(path, "SELECT day, intent, n FROM intent_days ORDER BY 1, 2")
-    return by_day == kept and by_intent == kept_intent
-
-
-# ---- migrations ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("start", ["missing", "empty file"])
-def test_a_new_database_gets_every_migration_in_wal_mode(tmp_path: Path, start: str) -> None:
-    path = tmp_path / "sub" / "e.db"
-    if start == "empty file":
-        path.parent.mkdir()
-        path.write_bytes(b"")
-    conn = connect(path)
-    try:
-        assert schema_version(conn) == LATEST
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    finally:
-        conn.close()
-    assert {"enquiries", "feedback", "handoffs", "staff_replies", "user_prefs", "schema_history", "promotions",
-            "enquiry_days", "intent_days"} <= tables(path)
-    history = rows(path, "SELECT version, name FROM schema_history ORDER BY version")
-    assert history == [{"version": n, "name": p.name} for n, p in migrations()]
-
-
-@pytest.mark.parametrize("version", range(1, LATEST))
-def test_an_older_database_is_migrated_keeping_its_rows(tmp_path: Path, version: int) -> None:
-    path = tmp_path / "e.db"
-    old = sqlite3.connect(path, isolation_level=None)
-    apply_migrations(old, upto=version)
-    assert schema_version(old) == version
-    old.executemany(V1_ENQUIRY, [
-        ("a1", "2026-01-02T03:04:05.000000+00:00", "web", "k1", "3加2", "answer", "pathway.3plus2", 90.0, 1.2, "text"),
-        ("a2", "2026-01-02T09:00:00.000000+00:00", "telegram", "k2", "天气", "fallback", None, 20.0, 0.8, "text"),
-        ("a3", "2026-01-03T09:00:00.000000+00:00", "web", "k1", "3+2", "answer", "pathway.3plus2", 100.0, 0.1,
-         "button"),
-    ])
-    old.execute("INSERT INTO feedback (enquiry_id, ts, value) VALUES ('a1', '2026-01-02T03:05:00+00:00', 1)")
-    old.close()
-
-    conn = connect(path)
-    conn.close()
-    assert rows(path, "PRAGMA user_version")[0]["user_version"] == LATEST
-    assert [r["id"] for r in rows(path, "SELECT id FROM enquiries ORDER BY id")] == ["a1", "a2", "a3"]
-    assert rows(path, "SELECT enquiry_id, value FROM feedback") == [{"enquiry_id": "a1", "value": 1}]
-    assert summaries_match(path)
-    assert rows(path, "SELECT day, intent, n FROM intent_days ORDER BY day") == [
-        {"day": "2026-01-02", "intent": "pathway.3plus2", "n": 1},
-        {"day": "2026-01-03", "intent": "pathway.3plus2", "n": 1}]
-
-
-def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "e.db"
-    connect(path).close()
-    before = rows(path, "SELECT * FROM schema_history")
-    connect(path).close()
-    assert rows(path, "SELECT * FROM schema_history") == before
-    assert rows(path, "PRAGMA user_version")[0]["user_version"] == LATEST
-
-
-def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
-    path = tmp_path / "e.db"
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        barrier.wait()
-        try:
-            connect(path).close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
-    assert rows(path, "PRAGMA user_version")[0]["user_version"] == LATEST
-
-
-def test_a_newer_schema_is_refused_with_a_sentence(tmp_path: Path) -> None:
-    path = tmp_path / "e.db"
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {LATEST + 1}")
-    conn.close()
-    with pytest.raises(StoreError, match=rf"schema version {LATEST + 1}, newer than this vocbot knows"):
-        connect(path)
-
-
-def test_a_file_that_is_not_a_database_is_refused_with_a_sentence(tmp_path: Path) -> None:
-    path = tmp_path / "e.db"
-    path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match=r"Cannot open the enquiry database .*: file is not a database\..*Recovering"):
-        connect(path)
-
-
-def test_a_failing_migration_leaves_the_database_at_the_previous_version(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "e.db"
-    connect(path).close()
-    broken = tmp_path / f"{LATEST + 1:03d}_broken.sql"
-    broken.write_text("CREATE TABLE half_done (x);\nTHIS IS NOT SQL;\n", encoding="utf-8")
-    monkeypatch.setattr(migrate_module, "migrations", lambda: [*migrations(), (LATEST + 1, broken)])
-    with pytest.raises(StoreError, match="Cannot migrate"):
-        connect(path)
-    assert rows(path, "PRAGMA user_version")[0]["user_version"] == LATEST
-    assert "half_done" not in tables(path)
-
-
-@pytest.mark.parametrize(("script", "statements"), [
-    ("CREATE TABLE a (x);\nCREATE TABLE b (y);", ["CREATE TABLE a (x);", "CREATE TABLE b (y);"]),
-    ("-- a comment; with a semicolon\nCREATE TABLE a (x);\n-- trailing comment\n",
-     ["-- a comment; with a semicolon\nCREATE TABLE a (x);"]),
-    ("INSERT INTO a VALUES ('x;y');", ["INSERT INTO a VALUES ('x;y');"]),
-    ("CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); DELETE FROM b; END;",
-     ["CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO b VALUES (1); DELETE FROM b; END;"]),
-    ("", []),
-    ("CREATE TABLE a (x)", ["CREATE TABLE a (x)"]),
-])
-def test_split_sql_keeps_statements_whole(script: str, statements: list[str]) -> None:
-    assert split_sql(script) == statements
-
-
-def test_every_migration_file_splits_into_complete_statements() -> None:
-    for _, path in migrations():
-        for statement in split_sql(path.read_text(encoding="utf-8")):
-            assert sqlite3.complete_statement(statement), (path.name, statement)
-
-
-# ---- the summary tables --------------------------------------------------------------------------------
-enquiry_rows = st.lists(st.tuples(st.sampled_from(["2026-01-01", "2026-01-02"]), st.sampled_from(["web", "telegram"]),
-                                  st.sampled_from(["answer", "clarify", "fallback"]),
-                                  st.sampled_from(["a.one", "a.two", None]), st.sampled_from(["text", "button"])),
-                        max_size=12)
-
-
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(inserted=enquiry_rows, deleted=st.sets(st.integers(0, 11)), updated=st.sets(st.integers(0, 11)))
-def test_summary_tables_follow_inserts_deletes_and_updates(tmp_path_factory: pytest.TempPathFactory,
-                                                           inserted: list, deleted: set, updated: set) -> None:
-    path = tmp_path_factory.mktemp("summary") / "e.db"
-    conn = connect(path)
-    try:
-        for i, (day, channel, decision, intent, via) in enumerate(inserted):
-            conn.execute("INSERT INTO enquiries (id, ts, channel, text, decision, intent, via) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [f"e{i}", f"{day}T10:00:00+00:00", channel, "q", decision, intent, via])
-        for i in updated:
-            conn.execute("UPDATE enquiries SET decision = 'answer', intent = 'a.three', ts = '2026-01-03T00:00:00' "
-                         "WHERE id = ?", [f"e{i}"])
-        for i in deleted:
-            conn.execute("DELETE FROM enquiries WHERE id = ?", [f"e{i}"])
-    finally:
-        conn.close()
-    assert summaries_match(path)
-    assert rows(path, "SELECT count(*) AS n FROM enquiry_days WHERE n <= 0")[0]["n"] == 0
 
 
 # ---- pseudonyms -----------------------------------------------------------------------------------------
