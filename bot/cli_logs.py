@@ -28,7 +28,7 @@ def _settings() -> Settings:
 
 def _connect(settings: Settings) -> sqlite3.Connection:
     """A connection to the existing log (migrated to the current schema), or a one-line error."""
-    from bot.store import connect
+    from bot.migrate import connect
 
     if not settings.db_path.exists():
         raise click.ClickException(f"There is no enquiry log at {settings.db_path}: run `vocbot serve` first, "
@@ -198,8 +198,8 @@ def promote_command(enquiry_id: str, intent_id: str) -> None:
     """Add the question of ENQUIRY_ID as an example of INTENT_ID (in intents/learned.yaml)."""
     from bot.cli import load_engine
     from bot.learn import promote_text
+    from bot.records import promotion_row
     from bot.reports import get_enquiry
-    from bot.store import promotion_row
 
     settings = _settings()
     row = _query(get_enquiry, enquiry_id)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.engine import Engine, Reply
 from bot.errors import VocbotError
-from bot.store import EnquiryRecord, Store
+from bot.records import EnquiryRecord
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from bot.cli import cli
 from bot.config import ROOT
 from bot.engine import Engine
 from bot.learn import HEADER
-from bot.store import connect
+from bot.migrate import connect
 
 ZH_QUESTION = "读完职高去当兵有啥子优待"                             # not answered by the shipped intents
 EN_QUESTION = "what perks do soldiers get after vocational school"

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from bot import reports
 from bot.engine import Engine
-from bot.store import connect
+from bot.migrate import connect
 
 
 @pytest.fixture

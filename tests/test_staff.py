@@ -16,13 +16,14 @@ import pytest
 import sqlite_utils
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from test_staff_auth import Clock
 
 from bot import reports, serve, staff
 from bot import web as web_channel
 from bot.config import ROOT, Settings
 from bot.engine import Engine
 from bot.service import Service
-from bot.staff import FREE_ATTEMPTS, SESSION_IDLE, SESSION_MAX, LoginGuard, Sessions
+from bot.staff_auth import FREE_ATTEMPTS, SESSION_IDLE
 from bot.store import Store
 
 PASSWORD = "correct horse battery staple"
@@ -30,16 +31,6 @@ HOSTILE = "<script>alert(1)</script>"
 ATTRIBUTE_BREAKER = '"><img src=x onerror=alert(1)>'
 OFF_TOPIC = "北碚哪里有好吃的火锅"
 PAGES = ["/staff/", "/staff/?days=7", "/staff/?days=all", "/staff/enquiries", "/staff/unanswered"]
-
-
-class Clock:
-    """A hand-moved clock for sessions and lockouts."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -221,36 +212,6 @@ async def test_repeated_failures_lock_the_address_out_even_for_the_right_passwor
     assert "Too many failed attempts" in await locked.text() or "失败次数过多" in await locked.text()
     clock.now += 1
     assert (await login(dash))[0] == 303
-
-
-@pytest.mark.parametrize(("failures", "lockout"), [(1, 0), (4, 0), (5, 1), (6, 2), (7, 4), (10, 32), (20, 900)])
-def test_the_lockout_doubles_with_each_failure_up_to_a_limit(failures: int, lockout: int) -> None:
-    clock = Clock()
-    guard = LoginGuard(clock)
-    for _ in range(failures):
-        last = guard.failed("10.0.0.1")
-    assert last == lockout
-    assert guard.wait("10.0.0.1") == lockout
-    assert guard.wait("10.0.0.2") == 0                                 # per address
-    clock.now += lockout
-    assert guard.wait("10.0.0.1") == 0
-    guard.succeeded("10.0.0.1")
-    assert guard.failed("10.0.0.1") == 0                               # a sign-in resets the count
-
-
-def test_sessions_have_idle_and_absolute_limits_and_a_size_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = Clock()
-    sessions = Sessions(clock)
-    session = sessions.create(authenticated=True)
-    for _ in range(SESSION_MAX // SESSION_IDLE + 1):
-        clock.now += SESSION_IDLE - 1
-        alive = sessions.get(session.id)
-    assert alive is None                                               # kept busy, still ends at SESSION_MAX
-    monkeypatch.setattr(staff, "MAX_SESSIONS", 3)
-    kept = sessions.create(authenticated=True)
-    for _ in range(5):
-        sessions.create(authenticated=False)
-    assert len(sessions) == 3 and sessions.get(kept.id) is kept        # anonymous forms are evicted first
 
 
 # ---- CSRF -------------------------------------------------------------------------------------------

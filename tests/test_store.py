@@ -28,8 +28,10 @@ from bot import store as store_module
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import StoreError
+from bot.migrate import migrations
+from bot.records import EnquiryRecord
 from bot.service import Service
-from bot.store import EnquiryRecord, Store, migrations
+from bot.store import Store
 
 LATEST = migrations()[-1][0]
 QUESTION = "3加2是啥子意思"     # folds to an example of pathway.3plus2 (see example())
