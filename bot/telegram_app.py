@@ -128,6 +128,9 @@ class TelegramBot:
         self.delivery = Delivery(self.application, service.store, ALLOWED_UPDATES,
                                  poll_timeout=self.options.poll_timeout, read_timeout=self.options.read_timeout,
                                  retry_max=self.options.poll_retry_max, drain_timeout=self.options.drain_timeout)
+        limiter = self.application.bot.rate_limiter
+        if isinstance(limiter, RetryingRateLimiter):
+            limiter.on_success = self.delivery.delivered
         self.state = "starting"
 
     @property

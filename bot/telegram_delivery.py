@@ -4,6 +4,8 @@
 the Bot API (advances the offset past it) only once it has been handled, so updates in flight when the
 process dies are delivered again. Handled update ids are recorded in the enquiry database, so an update
 that was answered but not yet confirmed before a crash is skipped (and confirmed) after the restart.
+An update is recorded the moment Telegram accepts the first reply to it (`Delivery.delivered`, called by
+the rate limiter), not when its handler returns: a crash in between would otherwise answer it twice.
 `Delivery.handle()` gives the webhook the same guarantee. `RetryingRateLimiter` retries the bot's calls
 on 5xx answers and network errors (429 is retried by AIORateLimiter itself).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import logging
 import sqlite3
@@ -22,9 +25,14 @@ from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application
 
+from bot.records import utcnow
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+# The update whose handler is running in this task (None outside Delivery), for `Delivery.delivered`.
+CURRENT_UPDATE: contextvars.ContextVar[int | None] = contextvars.ContextVar("vocbot_update", default=None)
+# Bot API calls whose success the user sees: once one is accepted, the update has been answered.
+ANSWERING = ("send", "answer", "edit", "copy", "forward")
 
 
 class RetryingRateLimiter(AIORateLimiter):
@@ -37,6 +45,7 @@ class RetryingRateLimiter(AIORateLimiter):
         super().__init__(max_retries=max_retries)
         self.attempts = max(1, attempts)
         self.first_delay = first_delay
+        self.on_success: Callable[[str], None] | None = None    # told each endpoint Telegram accepted
 
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                               kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
@@ -45,7 +54,7 @@ class RetryingRateLimiter(AIORateLimiter):
         delay = self.first_delay
         for attempt in range(1, self.attempts + 1):
             try:
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+                result = await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
             except (TimedOut, BadRequest):
                 raise
             except NetworkError as exc:
@@ -53,6 +62,10 @@ class RetryingRateLimiter(AIORateLimiter):
                     raise
                 log.warning("Telegram: %s failed (%s); attempt %d of %d in %gs.", endpoint, exc, attempt + 1,
                             self.attempts, delay)
+            else:
+                if self.on_success is not None:
+                    self.on_success(endpoint)
+                return result
             await asyncio.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")     # pragma: no cover - the loop returns or raises
@@ -79,6 +92,7 @@ class Delivery:
         self.next_id = 0              # one past the highest update id seen in this run (0: none yet)
         self.confirmed = 0            # the last offset sent to the Bot API
         self.skipped = 0              # updates found already handled (redelivered after a crash)
+        self._recorded: set[int] = set()    # updates in flight already recorded as answered
 
     @property
     def offset(self) -> int:
@@ -109,11 +123,27 @@ class Delivery:
 
     async def _process(self, update: Update) -> None:
         app = self.application
+        token = CURRENT_UPDATE.set(update.update_id)
         try:
             await app.update_processor.process_update(update, app.process_update(update))
         except Exception:       # PTB hands handler errors to the error handler; this is a bug elsewhere
             log.exception("Telegram: update %d could not be processed; it is not retried", update.update_id)
+        finally:
+            CURRENT_UPDATE.reset(token)
+            self._recorded.discard(update.update_id)
+        # Also for updates that sent nothing; before the offset may pass it, the record must be committed.
         await self.store.mark_updates_handled(app.bot.id, [update.update_id])
+
+    def delivered(self, endpoint: str) -> None:
+        """Telegram accepted a call: if it answered the update being handled, record that update at once."""
+        update_id = CURRENT_UPDATE.get()
+        if update_id is None or update_id in self._recorded or not endpoint.lower().startswith(ANSWERING):
+            return
+        self._recorded.add(update_id)
+        # Queued to the writer thread without waiting: it commits within a fraction of a millisecond, while
+        # this task would first have to be scheduled again (milliseconds on a busy loop).
+        self.store.submit("telegram_updates", {"bot_id": self.application.bot.id, "update_ids": [update_id],
+                                               "ts": utcnow()})
 
     async def _handled(self, update_ids: list[int]) -> set[int]:
         try:

@@ -159,6 +159,7 @@ class Call:
     result: Any = None
     description: str = ""
     files: dict[str, bytes] = field(default_factory=dict)
+    answered_at: float = 0.0     # time.monotonic() when it was answered with 200
 
     @property
     def ok(self) -> bool:
@@ -462,7 +463,7 @@ class FakeBotAPI:
             call.description = call.description or "client went away"
             self._notify_soon()
             raise
-        call.status, call.result = 200, result
+        call.status, call.result, call.answered_at = 200, result, time.monotonic()
         await self._notify()
         return web.json_response({"ok": True, "result": result})
 

@@ -14,7 +14,17 @@ from typing import Any
 import aiohttp
 import pytest
 from fake_bot_api import BOT_ID, FakeBotAPI
-from telegram_harness import FAST, ask, bot_settings, free_socket, logged, running_bot, running_service, visible
+from telegram_harness import (
+    FAST,
+    ask,
+    bot_settings,
+    data_of,
+    free_socket,
+    logged,
+    running_bot,
+    running_service,
+    visible,
+)
 
 from bot.config import Settings
 from bot.engine import Engine
@@ -125,6 +135,37 @@ async def test_a_crash_mid_batch_redelivers_what_was_unhandled_and_answers_nothi
             await until(lambda: not fake.updates)
             assert bot.delivery.skipped >= 1                  # the third user's update, handled before the crash
         assert (sent(fake, 2011), sent(fake, 2012), sent(fake, 2013)) == (1, 1, 1)
+    assert fake.client_errors() == []
+
+
+async def test_an_update_is_recorded_when_its_answer_is_accepted_so_a_crash_after_it_repeats_nothing(
+        settings: Settings, engine: Engine, fake: FakeBotAPI) -> None:
+    # A follow-up button: the answer (sendMessage) is accepted, then answering the button press hangs and
+    # the process dies. The update comes again after the restart; the user must not get the answer twice.
+    configured = bot_settings(settings, fake)
+    user = fake.user(2015)
+    async with running_service(configured, engine) as service:
+        async with running_bot(service, QUICK) as bot:
+            reply = await ask(fake, user, "3加2是啥子意思")
+            follow_up = next(data for data in data_of(reply) if data.startswith("i:"))
+            fake.fail("answerCallbackQuery", hang=True)
+            mark = fake.mark()
+            fake.press(user, fake.sent_message(reply), follow_up)
+            await fake.wait_for(lambda: fake.find("answerCallbackQuery", since=mark, ok=None))
+            pressed = max(u["update_id"] for u in fake.updates)
+            assert len(fake.find("sendMessage", since=mark, chat_id=2015)) == 1
+            assert service.store.handled_updates(BOT_ID, [pressed]) == {pressed}   # recorded before it finished
+            assert bot.poll_task is not None
+            bot.poll_task.cancel()                                  # the crash
+            in_flight = list(bot.delivery.inflight.values())
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(bot.poll_task, *in_flight, return_exceptions=True)
+        assert pressed in [u["update_id"] for u in fake.updates]    # never confirmed: Telegram sends it again
+        async with running_bot(service, QUICK) as bot:
+            await until(lambda: not fake.updates)
+            assert bot.delivery.skipped == 1
+        assert len(fake.find("sendMessage", since=mark, chat_id=2015)) == 1
     assert fake.client_errors() == []
 
 
