@@ -18,6 +18,7 @@ import contextvars
 import datetime as dt
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 CURRENT_UPDATE: contextvars.ContextVar[int | None] = contextvars.ContextVar("vocbot_update", default=None)
 # Bot API calls whose success the user sees: once one is accepted, the update has been answered.
 ANSWERING = ("send", "answer", "edit", "copy", "forward")
+# After a week without updates Telegram starts update ids afresh at a random value; a little before that,
+# the poller forgets its sequence and asks without an offset (handled updates are still recognised).
+IDLE_RESET = 6 * 24 * 3600.0
 
 
 class RetryingRateLimiter(AIORateLimiter):
@@ -80,7 +84,7 @@ class Delivery:
 
     def __init__(self, application: Application, store: Store, allowed_updates: Sequence[str], *,
                  poll_timeout: float, read_timeout: float, retry_max: float = 30.0,
-                 drain_timeout: float = 10.0) -> None:
+                 drain_timeout: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.application = application
         self.store = store
         self.allowed_updates = list(allowed_updates)
@@ -93,6 +97,8 @@ class Delivery:
         self.confirmed = 0            # the last offset sent to the Bot API
         self.skipped = 0              # updates found already handled (redelivered after a crash)
         self._recorded: set[int] = set()    # updates in flight already recorded as answered
+        self.clock = clock
+        self.last_update = clock()    # when the last update arrived (or polling began)
 
     @property
     def offset(self) -> int:
@@ -158,7 +164,7 @@ class Delivery:
         delay = 0.0
         while True:
             try:
-                await self._dispatch(await self._get_updates(self.poll_timeout))
+                await self._dispatch(*await self._get_updates(self.poll_timeout))
             except RetryAfter as exc:
                 pause = _seconds(exc.retry_after)
                 log.warning("Telegram: getUpdates flood control; pausing %gs.", pause)
@@ -173,17 +179,31 @@ class Delivery:
                 continue
             await asyncio.sleep(pause)
 
-    async def _get_updates(self, timeout: float) -> tuple[Update, ...]:
+    async def _get_updates(self, timeout: float) -> tuple[tuple[Update, ...], int]:
+        if self.next_id and not self.inflight and self.clock() - self.last_update > IDLE_RESET:
+            log.info("Telegram: no updates for %.0f days; asking without an offset, since update ids start "
+                     "afresh after a week", IDLE_RESET / 86400)
+            self.next_id = self.confirmed = 0
         offset = self.offset
         updates = await self.application.bot.get_updates(
             offset=offset or None, timeout=timeout, allowed_updates=self.allowed_updates,
             read_timeout=self.read_timeout)         # PTB adds the long-poll timeout to it
         self.confirmed = max(self.confirmed, offset)
-        return updates
+        if updates:
+            self.last_update = self.clock()
+        return updates, offset
 
-    async def _dispatch(self, updates: Sequence[Update]) -> None:
+    async def _dispatch(self, updates: Sequence[Update], asked: int = 0) -> None:
+        below = [update.update_id for update in updates if update.update_id < asked]
+        if below:
+            # Telegram never returns an update below the offset asked for, unless it started its ids afresh
+            # (after a week without updates): follow the new sequence; the database tells handled ones apart.
+            log.warning("Telegram: update ids started afresh (%d after offset %d); following them",
+                        min(below), asked)
+            self.next_id = min(below)
         # Updates below next_id were seen in this run: in flight (the offset cannot pass them yet) or done.
-        new = [update for update in updates if update.update_id >= self.next_id]
+        new = [update for update in updates
+               if update.update_id >= self.next_id and update.update_id not in self.inflight]
         if new:
             self.next_id = max(update.update_id for update in new) + 1
             handled = await self._handled([update.update_id for update in new])

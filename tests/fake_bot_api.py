@@ -219,6 +219,7 @@ class FakeBotAPI:
         self.faults: dict[str, list[Fault]] = {}
         self.allowed_updates: list[str] | None = None
         self._update_ids = itertools.count(1)
+        self.last_update_id = 0
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self._changed: asyncio.Condition | None = None
@@ -295,7 +296,7 @@ class FakeBotAPI:
     def inject(self, kind: str, payload: dict[str, Any]) -> int:
         """Queue an update of a kind (message, callback_query, ...); returns its update_id."""
         assert kind in UPDATE_TYPES, kind
-        update_id = next(self._update_ids)
+        update_id = self.last_update_id = next(self._update_ids)
         self.updates.append({"update_id": update_id, kind: payload})
         self._notify_soon()
         return update_id
@@ -361,6 +362,11 @@ class FakeBotAPI:
         self.inject("inline_query", {"id": query_id, "from": user, "query": query, "offset": "",
                                      "chat_type": "sender"})
         return query_id
+
+    def restart_update_ids(self, start: int) -> None:
+        """Start update ids afresh at `start`, as Telegram does after a week without updates."""
+        self._update_ids = itertools.count(start)
+        self.last_update_id = start - 1
 
     def fail(self, method: str, status: int = 500, retry_after: int | None = None, hang: bool = False,
              times: int = 1, description: str | None = None, drop: bool = False) -> None:
@@ -621,7 +627,9 @@ class FakeBotAPI:
         return batch
 
     def _confirm(self, offset: int) -> None:
-        if offset > 0:
+        # An offset past every update issued names none and is ignored: after Telegram starts its ids afresh
+        # (a week without updates), a bot still asking with its old offset gets the new, lower ids.
+        if 0 < offset <= self.last_update_id + 1:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
 
     def _pending(self) -> list[dict[str, Any]]:

@@ -163,6 +163,22 @@ async def test_get_updates_offsets_confirm_updates(api: tuple[FakeBotAPI, aiohtt
     assert body["result"] == []
 
 
+async def test_update_ids_started_afresh_come_despite_an_old_offset(
+        api: tuple[FakeBotAPI, aiohttp.ClientSession]) -> None:
+    server, _ = api
+    user = server.user(CHAT)
+    server.restart_update_ids(900)
+    server.say(user, "before")
+    _, body = await call(api, "getUpdates", offset=901)
+    assert body["result"] == []
+    server.restart_update_ids(40)                                  # a week without updates
+    server.say(user, "after")
+    _, body = await call(api, "getUpdates", offset=901)            # past every id issued: ignored
+    assert [(u["update_id"], u["message"]["text"]) for u in body["result"]] == [(40, "after")]
+    _, body = await call(api, "getUpdates", offset=41)
+    assert body["result"] == []
+
+
 async def test_get_updates_long_polls_until_an_update_arrives(api: tuple[FakeBotAPI, aiohttp.ClientSession]) -> None:
     server, _ = api
     poll = asyncio.create_task(call(api, "getUpdates", timeout=60))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.service import Service
 from bot.telegram_app import SECRET_HEADER, WEBHOOK_PATH
+from bot.telegram_delivery import IDLE_RESET
 
 QUICK = dataclasses.replace(FAST, poll_timeout=0.5, read_timeout=1, send_retry_delay=0.05, poll_retry_max=0.2)
 GREETING = "你好"
@@ -179,6 +181,45 @@ async def test_updates_in_flight_at_a_clean_stop_are_finished_and_confirmed(fake
         await fake.wait_for(lambda: fake.find("sendMessage", ok=False))
     assert [sent(fake, user["id"]) for user in users] == [1] * 5
     assert not fake.updates
+
+
+# ---- update ids that start afresh -------------------------------------------------------------------------
+async def test_update_ids_started_afresh_at_a_lower_value_are_followed(fake: FakeBotAPI, service: Service,
+                                                                    engine: Engine) -> None:
+    user = fake.user(2040)
+    greeting = engine.answer_intent("smalltalk.greeting", "zh").answer
+    fake.restart_update_ids(5_000)
+    async with running_bot(service, QUICK) as bot:
+        assert visible(await ask(fake, user, GREETING)) == greeting
+        await until(lambda: not fake.updates)
+        fake.restart_update_ids(17)                   # a week without updates: Telegram picks a new start
+        for _ in range(2):
+            assert visible(await ask(fake, user, GREETING)) == greeting
+        await until(lambda: not fake.updates)         # the new ids are confirmed too
+        assert bot.delivery.next_id == 19
+    assert sent(fake, 2040) == 3
+    assert fake.client_errors() == []
+
+
+async def test_after_six_idle_days_the_poller_asks_without_an_offset(fake: FakeBotAPI, service: Service,
+                                                                    engine: Engine) -> None:
+    user = fake.user(2041)
+    shift = [0.0]
+    async with running_bot(service, QUICK) as bot:
+        bot.delivery.clock = lambda: time.monotonic() + shift[0]
+        await ask(fake, user, GREETING)
+        await until(lambda: not fake.updates)
+        mark = fake.mark()
+        await fake.wait_for(lambda: fake.find("getUpdates", since=mark, ok=None))
+        assert all(c.params.get("offset") for c in fake.find("getUpdates", since=mark, ok=None))
+        shift[0] = IDLE_RESET + 60
+        mark = fake.mark()
+        await fake.wait_for(lambda: fake.find("getUpdates", since=mark, ok=None))
+        assert "offset" not in fake.find("getUpdates", since=mark, ok=None)[0].params
+        fake.restart_update_ids(3)
+        assert visible(await ask(fake, user, GREETING)) == engine.answer_intent("smalltalk.greeting", "zh").answer
+        await until(lambda: not fake.updates)
+    assert sent(fake, 2041) == 2
 
 
 # ---- webhook ------------------------------------------------------------------------------------------------
