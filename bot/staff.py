@@ -21,6 +21,7 @@ from bot.errors import VocbotError
 from bot.learn import promote_text
 from bot.service import Service
 from bot.staff_auth import LoginGuard, Session, Sessions
+from bot.web_http import SECURITY_HEADERS, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +303,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     """GET /staff/export.csv?days=: the log as CSV (UTF-8 with BOM for spreadsheets), streamed."""
     store = _state(request).service.store
     since = _since(_days(request, default=None))
-    from bot.web import SECURITY_HEADERS  # streamed: prepared before the header middleware sees it
-
+    # Streamed: its headers go out before the header middleware sees the response.
     response = web.StreamResponse(headers={
         **SECURITY_HEADERS, "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
         "Content-Disposition": f'attachment; filename="vocbot-enquiries-{dt.date.today().isoformat()}.csv"'})
@@ -337,8 +337,6 @@ def create_staff_app(service: Service, clock: Callable[[], float] = time.monoton
     password = service.settings.staff_password
     if not password:
         return _disabled_app(service)
-    from bot.web import security_headers
-
     app = web.Application(middlewares=[security_headers, guard])
     app[STAFF] = StaffState(service, hashlib.sha256(password.encode("utf-8")).digest(), clock)
     app[CSS] = CSS_PATH.read_bytes()
@@ -364,8 +362,6 @@ def _disabled_app(service: Service) -> web.Application:
         response = web.Response(text=body, status=503, content_type="text/html", charset="utf-8")
         response.headers["Cache-Control"] = "no-store"
         return response
-
-    from bot.web import security_headers
 
     app = web.Application(middlewares=[security_headers, disabled])
     app.router.add_route("*", "/{tail:.*}", _unreachable)

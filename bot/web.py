@@ -1,12 +1,14 @@
-"""The web chat: the page, its JSON API and /healthz, as one aiohttp application around the Service."""
+"""The web chat: the page, its JSON API and /healthz, as one aiohttp application around the Service.
+
+Headers, JSON errors and request checks shared with the staff pages live in bot.web_http.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +17,23 @@ from aiohttp import web
 from bot import __version__
 from bot.engine import Reply
 from bot.service import Answered, RateLimiter, Service
+from bot.web_http import (
+    MAX_BODY,
+    ApiError,
+    api_errors,
+    json_body,
+    json_ok,
+    lang_field,
+    security_headers,
+    text_field,
+)
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_BODY = 64 * 1024          # bytes; larger bodies get 413
 MAX_SESSION = 128             # characters of the opaque session id
 MAX_COMMENT = 2000            # characters of a feedback comment
 MAX_ID = 64                   # characters of an enquiry id
-LANGS = ("zh", "en")
 CHANNEL = "web"
 
 SERVICE = web.AppKey("vocbot_service", Service)
@@ -31,15 +41,6 @@ ADDRESS_LIMITER = web.AppKey("vocbot_address_limiter", RateLimiter)
 # telegram_app sets app[TELEGRAM_STATE] to a short state ("polling", "webhook", "error: ...") or a
 # callable returning one; /healthz reports "off" when it is absent.
 TELEGRAM_STATE = web.AppKey("telegram_state", object)
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                                "frame-ancestors 'none'"),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
 
 # Interface texts the page needs, sent with the menu (content/messages.yaml).
 PAGE_MESSAGES = (
@@ -50,128 +51,9 @@ PAGE_MESSAGES = (
     "web_offline", "web_topics", "web_privacy",
 )
 
-# One sentence for the errors aiohttp raises itself on /api/ paths.
-_STATUS_SENTENCES = {
-    400: "The request is malformed.",
-    404: "There is no such API endpoint.",
-    405: "This endpoint does not accept that HTTP method.",
-    413: "The request body is over 64 KiB; send a shorter request.",
-    415: "Send the request as JSON with Content-Type: application/json.",
-}
-_INTERNAL = "Something went wrong on our side; please try again in a moment."
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ApiError(Exception):
-    """A bad request, answered with its status and one sentence as JSON."""
-
-    def __init__(self, status: int, error: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
-        super().__init__(error)
-        self.status, self.error, self.headers, self.extra = status, error, headers, extra
-
-
-# ---- middlewares ----------------------------------------------------------------------------------------
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Add the CSP, nosniff, frame and referrer headers to every response, errors included."""
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _add_security_headers(exc)
-        raise
-    _add_security_headers(response)
-    return response
-
-
-def _add_security_headers(response: web.StreamResponse) -> None:
-    if response.prepared:      # a streamed response has sent its headers already
-        return
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-
-
-@web.middleware
-async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn bad requests into JSON errors and unexpected exceptions into a 500 without a traceback."""
-    is_api = request.path.startswith("/api/") or request.path == "/healthz"
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return _json_error(exc.status, exc.error, headers=exc.headers, **exc.extra)
-    except web.HTTPException as exc:
-        if is_api and exc.status >= 400:
-            return _json_error(exc.status, _STATUS_SENTENCES.get(exc.status) or f"{exc.reason}.",
-                               headers={k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")})
-        raise
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unexpected error answering %s %s", request.method, request.path)
-        if is_api:
-            return _json_error(500, _INTERNAL)
-        return web.Response(status=500, text=_INTERNAL + "\n")
-
-
-def _json_error(status: int, error: str, headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
-    response = web.json_response({"error": error, **extra}, status=status, headers=headers,
-                                 dumps=_dumps)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _json(data: dict[str, Any], status: int = 200) -> web.Response:
-    response = web.json_response(data, status=status, dumps=_dumps)
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 # ---- request parsing ------------------------------------------------------------------------------------
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, _STATUS_SENTENCES[413])
-    if request.content_type != "application/json":
-        raise ApiError(415, _STATUS_SENTENCES[415])
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, _STATUS_SENTENCES[413]) from None
-    try:
-        data = json.loads(raw)
-    except ValueError:         # JSONDecodeError and undecodable bytes
-        raise ApiError(400, "The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "The request body must be a JSON object.")
-    return data
-
-
-def _text_field(data: dict[str, Any], name: str, *, required: bool = False, max_len: int | None = None) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise ApiError(422, f"The field \"{name}\" is required and must be a string.")
-        return None
-    if not isinstance(value, str):
-        raise ApiError(422, f"The field \"{name}\" must be a string.")
-    if max_len is not None and len(value) > max_len:
-        raise ApiError(422, f"The field \"{name}\" is longer than {max_len} characters.")
-    return value
-
-
-def _lang(value: Any, name: str = "lang") -> str | None:
-    if value in (None, ""):
-        return None
-    if value not in LANGS:
-        raise ApiError(422, f"The field \"{name}\" must be \"zh\" or \"en\".")
-    return value
-
-
 def _session(data: dict[str, Any]) -> str:
-    session = _text_field(data, "session", max_len=MAX_SESSION)
+    session = text_field(data, "session", max_len=MAX_SESSION)
     if session is not None and (not session.strip() or not session.isprintable()):
         raise ApiError(422, "The field \"session\" must be printable text.")
     return session or secrets.token_urlsafe(16)
@@ -210,7 +92,7 @@ async def _web_enquiry(service: Service, enquiry_id: str) -> dict[str, Any]:
 
 
 # ---- replies --------------------------------------------------------------------------------------------
-def reply_json(service: Service, answered: Answered, session: str) -> dict[str, Any]:
+def replyjson_ok(service: Service, answered: Answered, session: str) -> dict[str, Any]:
     """The JSON object /api/chat and /api/choice answer with."""
     reply: Reply = answered.reply
     engine = service.engine
@@ -248,24 +130,24 @@ async def index(request: web.Request) -> web.StreamResponse:
 async def chat(request: web.Request) -> web.Response:
     """POST /api/chat: answer a typed question."""
     service = request.app[SERVICE]
-    data = await _json_body(request)
-    text = _text_field(data, "text", required=True)
-    lang = _lang(data.get("lang"))
+    data = await json_body(request)
+    text = text_field(data, "text", required=True)
+    lang = lang_field(data.get("lang"))
     session = _session(data)
     audience = _audience(service, data.get("audience"))
     _check_rate(request, session, lang)
     answered = await service.ask(text or "", channel=CHANNEL, user_id=session, lang=lang, audience=audience)
-    return _json(reply_json(service, answered, session))
+    return json_ok(replyjson_ok(service, answered, session))
 
 
 async def choice(request: web.Request) -> web.Response:
     """POST /api/choice: answer a pressed button (a "did you mean" choice, a follow-up or a menu entry)."""
     service = request.app[SERVICE]
-    data = await _json_body(request)
-    intent = _text_field(data, "intent", required=True, max_len=200)
-    lang = _lang(data.get("lang")) or "zh"
+    data = await json_body(request)
+    intent = text_field(data, "intent", required=True, max_len=200)
+    lang = lang_field(data.get("lang")) or "zh"
     session = _session(data)
-    parent_id = _text_field(data, "parent_id", max_len=MAX_ID)
+    parent_id = text_field(data, "parent_id", max_len=MAX_ID)
     audience = _audience(service, data.get("audience"))
     if intent not in service.engine.intents:
         raise ApiError(404, "There is no intent with this id; see /api/menu.")
@@ -275,19 +157,19 @@ async def choice(request: web.Request) -> web.Response:
                                         parent_id=parent_id, audience=audience)
     except KeyError:           # the intents were reloaded between the check and the call
         raise ApiError(404, "There is no intent with this id; see /api/menu.") from None
-    return _json(reply_json(service, answered, session))
+    return json_ok(replyjson_ok(service, answered, session))
 
 
 async def feedback(request: web.Request) -> web.Response:
     """POST /api/feedback: 👍 (1) or 👎 (-1) on an answer."""
     service = request.app[SERVICE]
-    data = await _json_body(request)
-    enquiry_id = _text_field(data, "enquiry_id", required=True, max_len=MAX_ID)
+    data = await json_body(request)
+    enquiry_id = text_field(data, "enquiry_id", required=True, max_len=MAX_ID)
     value = data.get("value")
     if isinstance(value, bool) or value not in (1, -1):
         raise ApiError(422, "The field \"value\" must be 1 (helpful) or -1 (not helpful).")
-    comment = _text_field(data, "comment", max_len=MAX_COMMENT)
-    lang = _lang(data.get("lang"))
+    comment = text_field(data, "comment", max_len=MAX_COMMENT)
+    lang = lang_field(data.get("lang"))
     session = _session(data)
     _check_rate(request, session, lang)
     found = await _web_enquiry(service, enquiry_id or "")
@@ -295,15 +177,15 @@ async def feedback(request: web.Request) -> web.Response:
     recorded = await service.feedback(enquiry_id or "", value, channel=CHANNEL, user_id=session,
                                       comment=comment or None)
     key = "feedback_thanks" if value > 0 else "feedback_sorry"
-    return _json({"ok": True, "recorded": recorded, "message": service.engine.content.message(key, lang)})
+    return json_ok({"ok": True, "recorded": recorded, "message": service.engine.content.message(key, lang)})
 
 
 async def handoff(request: web.Request) -> web.Response:
     """POST /api/handoff: the user asks for staff; record it and show who to contact."""
     service = request.app[SERVICE]
-    data = await _json_body(request)
-    enquiry_id = _text_field(data, "enquiry_id", max_len=MAX_ID)
-    lang = _lang(data.get("lang"))
+    data = await json_body(request)
+    enquiry_id = text_field(data, "enquiry_id", max_len=MAX_ID)
+    lang = lang_field(data.get("lang"))
     session = _session(data)
     _check_rate(request, session, lang)
     engine = service.engine
@@ -320,7 +202,7 @@ async def handoff(request: web.Request) -> web.Response:
     parts = [engine.content.message("web_handoff_recorded", lang), engine.content.message("staff_unavailable", lang)]
     if not contacts:
         parts.append(engine.content.message("no_contacts", lang))
-    return _json({"ok": True, "recorded": recorded, "message": "\n\n".join(parts), "contacts": contacts,
+    return json_ok({"ok": True, "recorded": recorded, "message": "\n\n".join(parts), "contacts": contacts,
                   "session": session})
 
 
@@ -328,12 +210,12 @@ async def menu(request: web.Request) -> web.Response:
     """GET /api/menu?lang=&audience=: audiences, topics with their intents, and the page's texts."""
     service = request.app[SERVICE]
     engine = service.engine
-    lang = _lang(request.query.get("lang")) or "zh"
+    lang = lang_field(request.query.get("lang")) or "zh"
     audience = _audience(service, request.query.get("audience"))
     content = engine.content
     messages = {key: content.message(key, lang) for key in PAGE_MESSAGES}
     messages["privacy"] = content.message("privacy", lang, days=service.settings.retention_days)
-    return _json({
+    return json_ok({
         "lang": lang,
         "audience": audience,
         "audiences": [{"id": a.id, "title": a.title[lang]} for a in engine.menu.audiences.values()],
@@ -350,7 +232,7 @@ async def clause(request: web.Request) -> web.Response:
     found = request.app[SERVICE].engine.clause(request.match_info["id"])
     if found is None:
         raise ApiError(404, "There is no clause with this id in the plan.")
-    return _json({"id": found.id, "heading": found.heading, "heading_en": found.heading_en,
+    return json_ok({"id": found.id, "heading": found.heading, "heading_en": found.heading_en,
                   "section": found.section, "text": found.text, "responsible": list(found.responsible)})
 
 
@@ -370,7 +252,7 @@ async def healthz(request: web.Request) -> web.Response:
         "database": {"writable": writable, "backlog": log_status["backlog"], "dropped": log_status["dropped"]},
         "telegram": telegram_state(request.app),
     }
-    return _json(body, status=200 if writable else 503)
+    return json_ok(body, status=200 if writable else 503)
 
 
 def telegram_state(app: web.Application) -> Any:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram_harness import bot_settings, logged, running_bot, running_service
 
-from bot import staff_views, web
+from bot import staff_views, web, web_http
 from bot import telegram_render as render
 from bot.config import Settings
 from bot.engine import Choice, Engine, Reply
@@ -110,7 +110,7 @@ async def test_api_chat_answers_or_refuses_clearly(name: str, client: TestClient
     body = json.dumps({"text": text}).encode()          # ensure_ascii: lone surrogates travel as \ud800
     response = await client.post("/api/chat", data=body, headers={"Content-Type": "application/json"})
     data = await response.json()
-    if len(body) > web.MAX_BODY:
+    if len(body) > web_http.MAX_BODY:
         assert response.status == 413 and "64 KiB" in data["error"]
         assert count_rows(service_of(client)) == 0
     else:
