@@ -86,6 +86,10 @@ class EnquiryRecord:
     via: str = "text"
     parent_id: str | None = None
 
+    def row(self) -> dict[str, Any]:
+        """The column values, for the writer (a shallow copy: every field is a plain value, so no deep asdict)."""
+        return dict(vars(self))
+
     @classmethod
     def from_reply(cls, reply: Any, channel: str, user_key: str | None, **extra: Any) -> EnquiryRecord:
         """Build the row for an engine reply."""

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict
 from typing import Any
 
 import sqlite_utils
@@ -132,7 +131,7 @@ class Store:
 
     async def log_enquiry(self, record: EnquiryRecord) -> str:
         """Commit one enquiry row before the reply goes out; returns its id."""
-        await self.write("enquiry", asdict(record))
+        await self.write("enquiry", record.row())
         return record.id
 
     async def add_feedback(self, enquiry_id: str, value: int, comment: str | None = None,
@@ -382,7 +381,7 @@ class SyncLogger:
     def __call__(self, reply: Any, **extra: Any) -> str:
         """Write the enquiry for a reply and return its id."""
         record = EnquiryRecord.from_reply(reply, self.channel, self.user_key, **extra)
-        self._wait(self.store.submit("enquiry", asdict(record)))
+        self._wait(self.store.submit("enquiry", record.row()))
         return record.id
 
     def _wait(self, future: Future) -> None:

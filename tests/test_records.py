@@ -87,6 +87,9 @@ def test_an_enquiry_record_carries_the_reply(engine: Engine) -> None:
     assert json.loads(record.candidates) == [{"intent": c.intent, "score": c.score} for c in reply.candidates]
     assert record.via == "text" and record.intents_version == engine.version
     assert len(EnquiryRecord.from_reply(reply, "web", None).id) == 16
+    assert record.row() == dataclasses.asdict(record)
+    record.row()["text"] = "changed"
+    assert record.text == "3加2是啥子意思"                        # a copy: the writer's row is its own
 
 
 def test_each_write_kind_becomes_its_rows(tmp_path: Path, engine: Engine) -> None:
