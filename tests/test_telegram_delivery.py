@@ -156,7 +156,9 @@ async def test_an_update_is_recorded_when_its_answer_is_accepted_so_a_crash_afte
             await fake.wait_for(lambda: fake.find("answerCallbackQuery", since=mark, ok=None))
             pressed = max(u["update_id"] for u in fake.updates)
             assert len(fake.find("sendMessage", since=mark, chat_id=2015)) == 1
-            assert service.store.handled_updates(BOT_ID, [pressed]) == {pressed}   # recorded before it finished
+            # Recorded although the handler has not finished (the commit is the writer thread's: wait for it).
+            await until(lambda: service.store.handled_updates(BOT_ID, [pressed]) == {pressed})
+            assert not bot.delivery.inflight[pressed].done()
             assert bot.poll_task is not None
             bot.poll_task.cancel()                                  # the crash
             in_flight = list(bot.delivery.inflight.values())
