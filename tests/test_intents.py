@@ -89,6 +89,19 @@ def test_answers_fit_a_phone_screen(engine: Engine, iid: str) -> None:
     assert len(engine.intents[iid].answer["zh"]) <= 600
 
 
+# Wording that brings in background from outside the plan (what a term "usually means" elsewhere, other
+# schemes): answers say what the plan says and, where it is silent, that it is.
+BACKGROUND = ("一般说明", "非方案原文", "通常指", "一般指", "常被称为", "General background", "not the plan's words",
+              "usually means", "generally means", "often called")
+
+
+@pytest.mark.parametrize("iid", REQUIRED_IDS)
+def test_answers_bring_in_no_background_from_outside_the_plan(engine: Engine, iid: str) -> None:
+    for lang in ("zh", "en"):
+        found = [w for w in BACKGROUND if w in engine.intents[iid].answer[lang]]
+        assert found == [], (iid, lang, found)
+
+
 def test_targets_are_presented_as_2022_targets(engine: Engine) -> None:
     for intent in engine.intents.values():
         if "45%" in intent.answer["zh"]:
