@@ -92,7 +92,7 @@ async def _web_enquiry(service: Service, enquiry_id: str) -> dict[str, Any]:
 
 
 # ---- replies --------------------------------------------------------------------------------------------
-def replyjson_ok(service: Service, answered: Answered, session: str) -> dict[str, Any]:
+def reply_json(service: Service, answered: Answered, session: str) -> dict[str, Any]:
     """The JSON object /api/chat and /api/choice answer with."""
     reply: Reply = answered.reply
     engine = service.engine
@@ -137,7 +137,7 @@ async def chat(request: web.Request) -> web.Response:
     audience = _audience(service, data.get("audience"))
     _check_rate(request, session, lang)
     answered = await service.ask(text or "", channel=CHANNEL, user_id=session, lang=lang, audience=audience)
-    return json_ok(replyjson_ok(service, answered, session))
+    return json_ok(reply_json(service, answered, session))
 
 
 async def choice(request: web.Request) -> web.Response:
@@ -157,7 +157,7 @@ async def choice(request: web.Request) -> web.Response:
                                         parent_id=parent_id, audience=audience)
     except KeyError:           # the intents were reloaded between the check and the call
         raise ApiError(404, "There is no intent with this id; see /api/menu.") from None
-    return json_ok(replyjson_ok(service, answered, session))
+    return json_ok(reply_json(service, answered, session))
 
 
 async def feedback(request: web.Request) -> web.Response:
