@@ -193,7 +193,7 @@ class Delivery:
             self.last_update = self.clock()
         return updates, offset
 
-    async def _dispatch(self, updates: Sequence[Update], asked: int = 0) -> None:
+    async def _dispatch(self, updates: Sequence[Update], asked: int) -> None:
         below = [update.update_id for update in updates if update.update_id < asked]
         if below:
             # Telegram never returns an update below the offset asked for, unless it started its ids afresh
