@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.engine import Engine  # noqa: E402
-from bot.intents import IntentSet  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
+from bot.core.intents import IntentSet  # noqa: E402
 
 FILLER = "的了呢吧啊呀哦嘛请问一下我想知道那个这个现在"
 
@@ -61,7 +61,7 @@ def time_queries(fn, questions: list[str], repeat: int) -> list[float]:
 
 def startup(runs: int) -> tuple[float, float]:
     """Median wall time and peak RSS (MiB) of a fresh process that loads and answers one question."""
-    code = ("import time,resource;t=time.perf_counter();from bot.engine import Engine;from bot.config import ROOT;"
+    code = ("import time,resource;t=time.perf_counter();from bot.core.engine import Engine;from bot.config import ROOT;"
             "e=Engine.load(ROOT/'intents',ROOT/'content');r=e.ask('3加2是啥子意思');"
             "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, r.intent)")
     times, mems = [], []

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.migrate import connect  # noqa: E402
+from bot.log.migrate import connect  # noqa: E402
 
 CHANNELS = (("telegram", 0.55), ("web", 0.40), ("terminal", 0.05))
 DECISIONS = (("answer", 0.78), ("clarify", 0.10), ("fallback", 0.12))

@@ -33,9 +33,9 @@ from gen_enquiries import generate, questions  # noqa: E402
 
 from bot import reports, staff  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.engine import Engine  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
+from bot.log.store import Store  # noqa: E402
 from bot.service import Service  # noqa: E402
-from bot.store import Store  # noqa: E402
 
 PASSWORD = "bench"  # noqa: S105 - a throw-away password for the in-process benchmark
 RUNS = 5

@@ -18,20 +18,18 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: Settings, service: Service | None = None) -> web.Application:
     """The aiohttp application: web chat and API, staff dashboard, health, Telegram when configured."""
-    from bot import web as web_channel
+    from bot.channels.web import chat as web_channel
 
     service = service or Service.create(settings)
     app = web_channel.create_app(service)
-    try:
-        from bot import staff
-    except ImportError:  # pragma: no cover - the dashboard module is optional while it is being built
-        staff = None
-    if staff is not None:
-        app.add_subapp("/staff", staff.create_staff_app(service))
-    if settings.telegram_token:
-        from bot import telegram_app
+    from bot.staff import app as staff
 
-        telegram_app.attach(app, service)
+    app.add_subapp("/staff", staff.create_staff_app(service))
+    if settings.telegram_token:
+        from bot.channels.telegram import app as telegram_app
+
+        telegram = telegram_app.attach(app, service)
+        app[web_channel.TELEGRAM_STATE] = lambda: telegram.state
     else:
         log.info("Telegram is off: set TELEGRAM_BOT_TOKEN to run the Telegram bot too.")
     return app

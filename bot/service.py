@@ -8,10 +8,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.engine import Engine, Reply
+from bot.core.engine import Engine, Reply
 from bot.errors import VocbotError
-from bot.records import EnquiryRecord
-from bot.store import Store
+from bot.log.records import EnquiryRecord
+from bot.log.store import Store
 
 log = logging.getLogger(__name__)
 

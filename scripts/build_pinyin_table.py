@@ -1,4 +1,4 @@
-"""Regenerate bot/data/pinyin.tsv from pypinyin's character dictionary (first, most common reading).
+"""Regenerate bot/core/data/pinyin.tsv from pypinyin's character dictionary (first, most common reading).
 
 Usage: .venv/bin/python scripts/build_pinyin_table.py
 The bot reads the table instead of importing pypinyin, which would add ~0.4 s to start-up.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pypinyin.pinyin_dict import pinyin_dict
 
-OUT = Path(__file__).resolve().parent.parent / "bot" / "data" / "pinyin.tsv"
+OUT = Path(__file__).resolve().parent.parent / "bot" / "core" / "data" / "pinyin.tsv"
 
 
 def toneless(reading: str) -> str:

@@ -23,8 +23,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.engine import Engine  # noqa: E402
-from bot.evaluate import read_labelled  # noqa: E402
+from bot.core.engine import Engine  # noqa: E402
+from bot.core.evaluate import read_labelled  # noqa: E402
 
 WRONG_COST = 2.0        # an in-scope question answered with the wrong intent
 OOS_COST = 3.0          # an out-of-scope question answered confidently with a policy intent

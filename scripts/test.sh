@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up everything the test suite needs on a fresh machine, then runs ruff, pip-audit, the data check,
+# Sets up everything the test suite needs on a fresh machine, then runs ruff, the import layering, pip-audit, the data check,
 # the short load-and-kill run and every test.
 # Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
@@ -20,6 +20,8 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 .venv/bin/ruff check .
+# The layering of bot/ (docs/architecture.md): the import-linter contracts in pyproject.toml.
+.venv/bin/lint-imports --no-cache
 # Known vulnerabilities in the installed dependencies fail the run. pip-audit asks PyPI's JSON API
 # (https://pypi.org/pypi/<name>/<version>/json); --strict turns "could not audit" into a failure too.
 if [ "${VOCBOT_SKIP_AUDIT:-}" = 1 ]; then

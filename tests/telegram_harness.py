@@ -14,11 +14,13 @@ from typing import Any
 from aiohttp import web
 from fake_bot_api import TOKEN, Call, FakeBotAPI
 
+from bot.channels.telegram.app import Options, TelegramBot, attach
 from bot.config import Settings
-from bot.engine import Engine
+from bot.core.engine import Engine
+from bot.log.store import Store
 from bot.service import Service
-from bot.store import Store
-from bot.telegram_app import Options, TelegramBot, attach
+
+ADMIN = 4242   # the Telegram user id the tests make an admin
 
 # Short waits so the suite stays fast: getUpdates long-polls 1 s, requests time out after 2 s.
 FAST = Options(poll_timeout=1, read_timeout=2, connect_timeout=2, inline_cache=0, start_retry_max=0.5)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT, Settings
-from bot.engine import Engine
+from bot.core.engine import Engine
 from bot.errors import StoreError
+from bot.log.store import Store
 from bot.service import Service
-from bot.store import Store
 
 QUESTION = "3加2是啥子意思"
 RECOVERY = "see 'Recovering the log' in docs/staff.md"

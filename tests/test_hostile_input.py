@@ -17,12 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram_harness import bot_settings, logged, running_bot, running_service
 
-from bot import staff_views, web, web_http
-from bot import telegram_render as render
+from bot.channels.telegram import render
+from bot.channels.web import chat as web
+from bot.channels.web import http as web_http
 from bot.config import Settings
-from bot.engine import Choice, Engine, Reply
+from bot.core.engine import Choice, Engine, Reply
+from bot.log.store import Store
 from bot.service import Service
-from bot.store import Store
+from bot.staff import views as staff_views
 
 ANSWER_COPY = "@answer"          # replaced by the text of a real answer
 DECISIONS = {"answer", "clarify", "fallback"}

@@ -7,7 +7,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import cli
+from bot.cli.main import cli
 from bot.config import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -25,13 +25,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from fake_bot_api import TOKEN, FakeBotAPI
 from telegram_harness import ask, bot_settings, logged, running_bot, running_service
 
-from bot import staff
-from bot import web as web_channel
+from bot.channels.web import chat as web_channel
 from bot.config import Settings
-from bot.engine import Engine
+from bot.core.engine import Engine
+from bot.log.store import Store
 from bot.service import Service
-from bot.staff import COOKIE
-from bot.store import Store
+from bot.staff import app as staff
+from bot.staff.app import COOKIE
 
 PASSWORD = "s3cret-staff-Password!"
 HASH_KEY = "hash-key-that-must-stay-hidden-7f3a"

@@ -1,0 +1,173 @@
+"""`vocbot chat`: a conversation in the terminal on the same engine, with numbered options to pick."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.core.engine import Engine, Reply
+from bot.log.sync import SyncLogger
+
+QUIT = {"/quit", "/exit", "/q"}
+GOOD = {"/good", "/up", "+1", "👍"}
+BAD = {"/bad", "/down", "-1", "👎"}
+LANGS = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A numbered option: an intent to answer or a topic to open."""
+
+    kind: str          # "intent" | "topic"
+    id: str
+    title: str
+
+
+class TerminalChat:
+    """One conversation: turns typed lines into engine calls and prints the replies."""
+
+    def __init__(self, engine: Engine, logger: SyncLogger | None = None, lang: str = "zh",
+                 out: TextIO | None = None) -> None:
+        self.engine = engine
+        self.logger = logger
+        self.lang = lang if lang in LANGS else "zh"
+        self.out = out or sys.stdout
+        self.options: list[Option] = []
+        self.last_enquiry: str | None = None
+        self.last_rateable = False
+
+    def say(self, text: str = "") -> None:
+        """Print a block of text followed by a blank line."""
+        self.out.write(text + "\n\n")
+        self.out.flush()
+
+    def message(self, key: str, **values: object) -> str:
+        """An interface text in the current language."""
+        return self.engine.content.message(key, self.lang, **values)
+
+    def greet(self) -> None:
+        """The welcome text, the help line and, when not logging, the trial-mode note."""
+        self.say(self.message("welcome"))
+        self.say(self.message("term_help"))
+        if self.logger is None:
+            self.say(self.message("term_not_logged"))
+
+    def handle(self, line: str) -> bool:
+        """Act on one typed line; False when the user wants to leave."""
+        text = line.strip()
+        command = text.lower()
+        if command in QUIT:
+            return False
+        if not text:
+            return True
+        if command in ("/help", "/?", "/start"):
+            self.say(self.message("term_help"))
+        elif command == "/menu":
+            self.show_topics()
+        elif command.startswith("/lang"):
+            self.set_lang(command.removeprefix("/lang").strip())
+        elif command in GOOD or command in BAD:
+            self.rate(1 if command in GOOD else -1)
+        elif text.isdigit() and self.options:
+            self.pick(int(text))
+        else:
+            self.answer(self.engine.ask(text, lang=self.lang), via="text")
+        return True
+
+    def set_lang(self, lang: str) -> None:
+        """Switch the interface and answer language."""
+        if lang not in LANGS:
+            lang = "en" if self.lang == "zh" else "zh"
+        self.lang = lang
+        self.say(self.message("lang_set"))
+
+    def show_topics(self) -> None:
+        """Number the topics of the menu."""
+        self.options = [Option("topic", t.id, t.title[self.lang]) for t in self.engine.menu.topics_for(None)]
+        self.say(self.message("menu_header") + "\n" + self._numbered())
+
+    def pick(self, number: int) -> None:
+        """Act on a numbered option."""
+        if not 1 <= number <= len(self.options):
+            self.say(self.message("term_no_option", number=number))
+            return
+        option = self.options[number - 1]
+        if option.kind == "topic":
+            topic = self.engine.menu.topics[option.id]
+            self.options = [Option("intent", i, self.engine.title(i, self.lang)) for i in topic.intents]
+            self.say(self.message("topic_header", topic=option.title) + "\n" + self._numbered())
+            return
+        try:
+            reply = self.engine.answer_intent(option.id, self.lang)
+        except KeyError:           # cannot happen with the options we number, but never crash the chat
+            self.say(self.message("term_no_option", number=number))
+            return
+        self.answer(reply, via="button")
+
+    def answer(self, reply: Reply, via: str) -> None:
+        """Log a reply, print it with its numbered options, and follow its language."""
+        parent = self.last_enquiry if via == "button" else None
+        if self.logger is not None:
+            self.last_enquiry = self.logger(reply, via=via, parent_id=parent)
+        self.lang = reply.lang
+        self.last_rateable = reply.decision == "answer"
+        text = reply.answer
+        if reply.choices:
+            self.options = [Option("intent", c.intent, c.title) for c in reply.choices]
+            text += "\n" + self._numbered()
+        elif reply.related:
+            self.options = [Option("intent", c.intent, c.title) for c in reply.related]
+            text += "\n\n" + self.message("related_header") + "\n" + self._numbered()
+        elif reply.decision == "fallback":
+            self.options = [Option("topic", t.id, t.title[self.lang]) for t in self.engine.menu.topics_for(None)]
+            text += "\n\n" + self.message("menu_header") + "\n" + self._numbered()
+        else:
+            self.options = []
+        self.say(text)
+
+    def rate(self, value: int) -> None:
+        """👍/👎 on the last answer."""
+        if not self.last_rateable:
+            self.say(self.message("term_no_answer"))
+            return
+        if self.logger is not None and self.last_enquiry:
+            self.logger.feedback(self.last_enquiry, value)
+        self.last_rateable = False
+        self.say(self.message("feedback_thanks" if value > 0 else "feedback_sorry"))
+
+    def _numbered(self) -> str:
+        return "\n".join(f"  {n}. {option.title}" for n, option in enumerate(self.options, 1))
+
+
+def run(engine: Engine, logger: SyncLogger | None, lang: str = "zh",
+        read: Callable[[str], str] = input, out: TextIO | None = None) -> None:
+    """The read-answer loop; ends on /quit, Ctrl-D or Ctrl-C."""
+    if read is input and sys.stdin.isatty():
+        with contextlib.suppress(ImportError):    # not every platform has it
+            import readline  # noqa: F401 - imported for its side effect: line editing and history in input()
+    chat = TerminalChat(engine, logger, lang, out)
+    chat.greet()
+    try:
+        while True:
+            try:
+                line = read("> ")
+            except EOFError:
+                chat.out.write("\n")
+                break
+            if not chat.handle(line):
+                break
+    except KeyboardInterrupt:
+        chat.out.write("\n")
+    chat.say(chat.message("term_bye"))
+
+
+def local_user() -> str:
+    """The operating-system user, pseudonymised like any other user id when logged."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"

@@ -1,0 +1,218 @@
+"""The engine: question in, reply out. Plain synchronous code, no I/O after load."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.core.content import Clause, Content, load_content
+from bot.core.intents import Intent, IntentSet, Limit, load_intents
+from bot.core.matcher import Matcher, Scored
+from bot.core.menu import Menu, load_menu
+from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
+from bot.errors import DataError
+
+DECISIONS = ("answer", "clarify", "fallback")
+DEFAULT_THRESHOLDS = {"answer": 40.0, "margin": 6.0, "clarify": 36.0, "clarify_window": 12.0,
+                      "min_chars": 2, "lead": 100.0}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button: an intent and its title in the reply's language."""
+
+    intent: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What every channel renders: the decision, the intent and the text in the user's language."""
+
+    question: str
+    normalized: str
+    lang: str
+    decision: str
+    intent: str | None
+    score: float
+    candidates: tuple[Scored, ...]
+    answer: str
+    choices: tuple[Choice, ...] = ()
+    related: tuple[Choice, ...] = ()
+    source: tuple[str, ...] = ()
+    intents_version: str = ""
+    latency_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The `vocbot ask --json` object."""
+        return {"question": self.question, "decision": self.decision, "intent": self.intent,
+                "score": round(self.score, 2),
+                "candidates": [{"intent": c.intent, "score": round(c.score, 2)} for c in self.candidates],
+                "answer": self.answer}
+
+
+class Engine:
+    """Holds the loaded knowledge and answers questions; rebuilt whole on reload."""
+
+    def __init__(self, intent_set: IntentSet, content: Content, menu: Menu) -> None:
+        self.intent_set = intent_set
+        self.content = content
+        self.menu = menu
+        self.intents: dict[str, Intent] = intent_set.intents
+        self.normalizer = Normalizer(intent_set.synonyms)
+        self.matcher = Matcher(intent_set, self.normalizer, intent_set.matching)
+        self.thresholds = {**DEFAULT_THRESHOLDS, **(intent_set.matching.get("thresholds") or {})}
+        _check_references(self)
+
+    @classmethod
+    def load(cls, intents_dir: Path, content_dir: Path) -> Engine:
+        """Load and validate all data; raise DataError naming the file on any problem."""
+        content = load_content(content_dir)
+        intent_set = load_intents(intents_dir)
+        menu = load_menu(content_dir / "menu.yaml", intent_set.intents)
+        return cls(intent_set, content, menu)
+
+    @property
+    def version(self) -> str:
+        """A short hash of the intent files that answer questions."""
+        return self.intent_set.version
+
+    def title(self, intent_id: str, lang: str) -> str:
+        """The button title of an intent."""
+        return self.intents[intent_id].title[lang]
+
+    def ask(self, text: str, lang: str | None = None) -> Reply:
+        """Match a question and decide: answer, clarify or fallback."""
+        started = time.perf_counter()
+        lang = detect_lang(text, default=lang or "zh") if text.strip() else (lang or "zh")
+        norm = self.normalizer(text)
+        ranked = self.matcher.rank(norm) if len(norm.replace(" ", "")) >= 1 else []
+        t = self.thresholds
+        candidates = tuple(ranked[:3])
+        best = ranked[0] if ranked else None
+        second = ranked[1].score if len(ranked) > 1 else 0.0
+        content_chars = len(norm.replace(" ", ""))
+        exact = best is not None and self.matcher.exact(norm) == best.intent
+        limit = self._limit(text, norm, best.intent if best else None) if not exact else None
+        if limit is not None:
+            reply = self._beyond_plan(text, norm, lang, limit, best, candidates)
+        elif best is None or best.score < t["clarify"] or (content_chars < t["min_chars"] and not exact):
+            reply = self._fallback(text, norm, lang, best.score if best else 0.0, candidates)
+        elif exact or (best.score >= t["answer"] and best.score - second >= t["margin"]) \
+                or best.score - second >= t["lead"]:   # clearly ahead of every other intent, if not high
+            reply = self._answer(text, norm, lang, best.intent, best.score, candidates)
+        else:
+            close = [s for s in ranked[:4] if best.score - s.score <= t["clarify_window"]]
+            if len(close) < 2:
+                close = ranked[:2]
+            reply = Reply(text, norm, lang, "clarify", best.intent, best.score, candidates,
+                          self.content.message("clarify", lang),
+                          choices=tuple(Choice(s.intent, self.title(s.intent, lang)) for s in close),
+                          intents_version=self.version)
+        return _timed(reply, started)
+
+    def answer_intent(self, intent_id: str, lang: str, question: str = "") -> Reply:
+        """The reply for an intent chosen directly (a button), without matching."""
+        if intent_id not in self.intents:
+            raise KeyError(intent_id)
+        started = time.perf_counter()
+        reply = self._answer(question or self.title(intent_id, lang), "", lang, intent_id, 100.0, ())
+        return _timed(reply, started)
+
+    def clause(self, clause_id: str) -> Clause | None:
+        """A clause of the plan by id."""
+        return self.content.clauses.get(clause_id)
+
+    def citation(self, source: tuple[str, ...], lang: str) -> str:
+        """The line that names the plan and the clauses an answer rests on."""
+        return self.content.message("citation", lang, number=self.content.number, clauses="、".join(source)
+                                    if lang == "zh" else ", ".join(source))
+
+    def contacts_for(self, source: tuple[str, ...], lang: str) -> list[str]:
+        """Filled-in contact lines of the departments responsible for these clauses."""
+        lines, seen = [], set()
+        for cid in source:
+            clause = self.clause(cid)
+            for name in clause.responsible if clause else ():
+                dept = self.content.department(name)
+                if dept is None or dept.id in seen or not dept.details():
+                    continue
+                seen.add(dept.id)
+                details = "; ".join(v for _, v in dept.details())
+                lines.append(f"{dept.name.get(lang) or dept.name.get('zh')}: {details}")
+        return lines
+
+    def _answer(self, text: str, norm: str, lang: str, intent_id: str, score: float,
+                candidates: tuple[Scored, ...]) -> Reply:
+        intent = self.intents[intent_id]
+        body = intent.answer[lang]
+        contacts = self.contacts_for(intent.source, lang)
+        if contacts:
+            body += "\n\n" + self.content.message("contacts_header", lang) + "\n" + "\n".join(contacts)
+        if not intent.id.startswith(("smalltalk.", "support.")):
+            body += "\n\n" + self.citation(intent.source, lang)
+        related = tuple(Choice(r, self.title(r, lang)) for r in intent.related)
+        return Reply(text, norm, lang, "answer", intent_id, score, candidates, body, related=related,
+                     source=intent.source, intents_version=self.version)
+
+    def _limit(self, text: str, norm: str, top_intent: str | None) -> Limit | None:
+        raw = text[:MAX_INPUT].casefold()
+        for limit in self.intent_set.limits:
+            if top_intent not in limit.exempt and limit.matches(norm, raw):
+                return limit
+        return None
+
+    def _beyond_plan(self, text: str, norm: str, lang: str, limit: Limit, best: Scored | None,
+                     candidates: tuple[Scored, ...]) -> Reply:
+        """Fallback that says plainly what the plan does not settle and who is responsible nearby."""
+        body = limit.message[lang]
+        related: tuple[Choice, ...] = ()
+        if best is not None and best.score >= self.thresholds["clarify"]:
+            intent = self.intents[best.intent]
+            departments = self.departments_for(intent.source)
+            if departments:
+                body += "\n\n" + self.content.message("limit_hint", lang, topic=intent.title[lang],
+                                                        departments=("、" if lang == "zh" else ", ").join(
+                                                            self.department_name(d, lang) for d in departments))
+            related = (Choice(intent.id, intent.title[lang]),)
+        return Reply(text, norm, lang, "fallback", None, best.score if best else 0.0, candidates, body,
+                     related=related, intents_version=self.version, extra={"limit": limit.id})
+
+    def departments_for(self, source: tuple[str, ...]) -> list[str]:
+        """The departments named in the 责任单位 lines of these clauses, in order, without repeats."""
+        names: list[str] = []
+        for cid in source:
+            clause = self.clause(cid)
+            for name in clause.responsible if clause else ():
+                if name not in names:
+                    names.append(name)
+        return names or ["区教委"]
+
+    def department_name(self, name: str, lang: str) -> str:
+        """A department's name in the given language (the Chinese name when it is not in contacts)."""
+        dept = self.content.department(name)
+        if dept is None or lang == "zh":
+            return name
+        return f"{dept.name.get('en', name)} ({name})"
+
+    def _fallback(self, text: str, norm: str, lang: str, score: float,
+                  candidates: tuple[Scored, ...]) -> Reply:
+        key = "fallback_empty" if not norm else "fallback"
+        return Reply(text, norm, lang, "fallback", None, score, candidates, self.content.message(key, lang),
+                     intents_version=self.version)
+
+
+def _timed(reply: Reply, started: float) -> Reply:
+    object.__setattr__(reply, "latency_ms", round((time.perf_counter() - started) * 1000, 3))
+    return reply
+
+
+def _check_references(engine: Engine) -> None:
+    for intent in engine.intents.values():
+        for cid in intent.source:
+            if cid not in engine.content.clauses:
+                raise DataError(intent.file, f"names clause {cid!r}, which is not in content/plan.yaml.",
+                                intent=intent.id, field="source")

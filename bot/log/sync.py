@@ -1,0 +1,46 @@
+"""The enquiry log for synchronous code (the terminal and `vocbot ask --log`): each write waits for its commit."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from bot.config import Settings
+from bot.log.records import EnquiryRecord, utcnow
+from bot.log.store import COMMIT_WAIT, Store
+
+log = logging.getLogger("bot.log.store")
+
+
+class SyncLogger:
+    """Log enquiries from synchronous code (the terminal): each call waits for its commit."""
+
+    def __init__(self, settings: Settings, channel: str = "terminal", user: str = "local") -> None:
+        self.store = Store(settings)
+        self.store.start()
+        self.channel = channel
+        self.user_key = self.store.user_key(channel, user)
+
+    def __call__(self, reply: Any, **extra: Any) -> str:
+        """Write the enquiry for a reply and return its id."""
+        record = EnquiryRecord.from_reply(reply, self.channel, self.user_key, **extra)
+        self._wait(self.store.submit("enquiry", record.row()))
+        return record.id
+
+    def _wait(self, future: Future) -> None:
+        try:
+            future.result(timeout=COMMIT_WAIT * 5)
+        except FutureTimeout:
+            log.error("enquiry log: a write took over %.0fs; it stays queued", COMMIT_WAIT * 5)
+
+    def feedback(self, enquiry_id: str, value: int) -> None:
+        """Record feedback and wait for it."""
+        self._wait(self.store.submit("feedback", {"enquiry_id": enquiry_id, "ts": utcnow(),
+                                                  "value": 1 if value > 0 else -1, "comment": None,
+                                                  "user_key": self.user_key}))
+
+    def close(self) -> None:
+        """Drain and stop."""
+        self.store.close()
