@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.errors import StoreError
 from bot.log.migrate import check_integrity, connect
 from bot.log.records import EnquiryRecord, apply_write, load_hash_key, promotion_row, utcnow
+from bot.log.sealing import Sealer
 
 log = logging.getLogger(__name__)
 PENDING_LIMIT = 10_000      # enquiries kept in memory while the database is unwritable
@@ -49,6 +50,7 @@ class Store:
         self.settings = settings
         self.path = settings.db_path
         self._key = load_hash_key(settings)
+        self.sealer = Sealer(self._key)      # reply addresses are kept only sealed (bot.log.sealing)
         self._queue: queue.Queue[_Op | None] = queue.Queue()
         self._pending: collections.deque[_Op] = collections.deque(maxlen=PENDING_LIMIT)
         self._thread: threading.Thread | None = None
