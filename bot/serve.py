@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, service: Service | None = None) -> web.Application:
-    """The aiohttp application: web chat and API, staff dashboard, health, Telegram when configured."""
+    """The aiohttp application: web chat and API, staff dashboard, health, Telegram and WeChat when configured."""
     from bot.channels.web import chat as web_channel
 
     service = service or Service.create(settings)
@@ -32,6 +32,10 @@ def build_app(settings: Settings, service: Service | None = None) -> web.Applica
         app[web_channel.TELEGRAM_STATE] = lambda: telegram.state
     else:
         log.info("Telegram is off: set TELEGRAM_BOT_TOKEN to run the Telegram bot too.")
+    if settings.wechat_token:
+        from bot.channels.wechat import app as wechat_app
+
+        wechat_app.attach(app, service)
     return app
 
 
