@@ -50,7 +50,7 @@ RETRIES = 3
 
 def sign(*values: str) -> str:
     """WeChat's signature: sha1 of the sorted values concatenated."""
-    return hashlib.sha1("".join(sorted(values)).encode("utf-8")).hexdigest()
+    return hashlib.sha1("".join(sorted(values)).encode("utf-8")).hexdigest()  # noqa: S324 - WeChat's protocol
 
 
 def _cipher(aes_key: str) -> Cipher:
@@ -351,7 +351,7 @@ def _item_problem(item: dict[str, Any], name_limit: int) -> tuple[int, str] | No
 
 def billion_laughs() -> bytes:
     """The classic entity-expansion bomb, wrapped as a WeChat message."""
-    lol = "".join(f'<!ENTITY lol{i} "{"&lol%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    lol = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
     return (f'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY lol0 "lol">{lol}]>'
             "<xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName><CreateTime>1</CreateTime>"
             "<MsgType>text</MsgType><Content>&lol9;</Content><MsgId>1</MsgId></xml>").encode()
@@ -359,9 +359,9 @@ def billion_laughs() -> bytes:
 
 def external_entity() -> bytes:
     """An external entity that would read a local file."""
-    return ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-            "<xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName><CreateTime>1</CreateTime>"
-            "<MsgType>text</MsgType><Content>&xxe;</Content><MsgId>2</MsgId></xml>").encode()
+    return (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+            b"<xml><ToUserName>gh</ToUserName><FromUserName>o1</FromUserName><CreateTime>1</CreateTime>"
+            b"<MsgType>text</MsgType><Content>&xxe;</Content><MsgId>2</MsgId></xml>")
 
 
 def oversized(size: int = 1024 * 1024) -> bytes:

@@ -50,8 +50,11 @@ class Incoming:
 
     @property
     def dedup_key(self) -> str:
-        """What identifies a redelivery: the MsgId, or sender and time for events (as WeChat documents)."""
-        return f"m:{self.msg_id}" if self.msg_id else f"e:{self.openid}:{self.create_time}:{self.event}"
+        """What identifies a redelivery: the MsgId, or sender and time for events (as WeChat documents), with
+        the event and its key, so two menu clicks within one second stay two."""
+        if self.msg_id:
+            return f"m:{self.account}:{self.msg_id}"
+        return f"e:{self.openid}:{self.create_time}:{self.event}:{self.event_key}"
 
 
 class Protocol:
