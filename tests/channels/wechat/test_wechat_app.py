@@ -313,3 +313,20 @@ async def test_without_the_api_the_rest_waits_for_continue(settings: Settings, e
         assert fake.sent == [] and fake.token_requests == 0
     [handoff_row] = rows(settings, "SELECT * FROM handoffs")
     assert handoff_row["reply_to"] is None
+
+
+async def test_staff_stats_exports_and_filters_show_the_channel(channel: WeChatChannel, fake: FakeWeChat,
+                                                                settings: Settings) -> None:
+    from bot.log import reports
+    from bot.staff import views
+
+    await fake.deliver(fake.text(OPENID, "三加二是啥子"))
+    await fake.deliver(fake.text(OPENID, "今天天气怎么样"))
+    store = channel.service.store
+    stats = store.read(reports.stats)
+    assert stats["channels"] == {"wechat": 2}
+    exported = store.read(reports.export_csv)
+    assert exported.count(",wechat,") == 2 and OPENID not in exported
+    found = store.read(reports.search_enquiries, {"channel": "wechat"})
+    assert [row["channel"] for row in found["rows"]] == ["wechat", "wechat"]
+    assert "wechat" in views.CHANNELS
