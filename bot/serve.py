@@ -14,6 +14,7 @@ from bot.errors import ConfigError
 from bot.service import Service
 
 log = logging.getLogger(__name__)
+BACKLOG = 1024          # pending connections the listening socket queues
 
 
 def build_app(settings: Settings, service: Service | None = None) -> web.Application:
@@ -44,7 +45,8 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
     app = build_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    # WeChat pushes many users' messages at once: room for bursts of new connections (aiohttp's default is 128).
+    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
     try:
         await site.start()
     except OSError as exc:
