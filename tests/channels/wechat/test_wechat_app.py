@@ -330,3 +330,46 @@ async def test_staff_stats_exports_and_filters_show_the_channel(channel: WeChatC
     found = store.read(reports.search_enquiries, {"channel": "wechat"})
     assert [row["channel"] for row in found["rows"]] == ["wechat", "wechat"]
     assert "wechat" in views.CHANNELS
+
+
+async def test_an_answer_too_slow_for_the_passive_reply_goes_as_a_customer_service_message(
+        channel: WeChatChannel, fake: FakeWeChat, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.channels.wechat import app as wechat_app
+
+    handle = channel.conversation.handle
+
+    async def slow(message: Any) -> list[str]:
+        await asyncio.sleep(0.3)
+        return await handle(message)
+
+    monkeypatch.setattr(wechat_app, "BUDGET", 0.05)
+    monkeypatch.setattr(channel.conversation, "handle", slow)
+    delivery = await fake.deliver(fake.text(OPENID, "三加二是啥子"), duplicates=1)
+    assert delivery.attempts == [200, 200] and delivery.reply is None and delivery.raw == "success"
+    await wait_for(lambda: len(fake.sent) >= 1)
+    await asyncio.sleep(0.1)
+    [sent] = fake.sent
+    assert sent["touser"] == OPENID and "三(一)4" in sent["content"]
+    assert len(rows(settings)) == 1
+
+
+async def test_a_failing_answer_is_one_line_and_the_retry_tries_again(
+        channel: WeChatChannel, fake: FakeWeChat, settings: Settings, engine: Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    handle = channel.conversation.handle
+    calls = []
+
+    async def flaky(message: Any) -> list[str]:
+        calls.append(message.msg_id)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return await handle(message)
+
+    monkeypatch.setattr(channel.conversation, "handle", flaky)
+    fields = fake.text(OPENID, "三加二是啥子")
+    failed = await fake.deliver(fields)
+    assert failed.reply is not None and failed.reply["Content"] == engine.content.message("error", "zh")
+    assert "boom" not in failed.raw
+    retried = await fake.deliver(fields)
+    assert retried.reply is not None and "三(一)4" in retried.reply["Content"]
+    assert len(rows(settings)) == 1
