@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bot.channels.wechat import render
 from bot.core.engine import Choice, Engine, Reply
-from bot.core.render_text import split_text
 
 
 def clarify(engine: Engine, intents: list[str]) -> Reply:
@@ -35,16 +32,6 @@ def test_at_most_nine_options(engine: Engine) -> None:
 def test_an_answer_with_clauses_says_how_to_see_them(engine: Engine) -> None:
     rendered = render.reply_text(engine, engine.answer_intent("pathway.3plus2", "en"))
     assert engine.content.message("wx_original_hint", "en") in rendered.text
-
-
-@pytest.mark.parametrize(("text", "limit"), [
-    ("", 10), ("短", 10), ("一二三四五六七八九十" * 3, 10), ("a\n\nb\n\n" + "c" * 25, 10),
-    ("中文 mixed with English 和 emoji 😀" * 40, 64),
-])
-def test_split_text_keeps_every_character_within_the_limit(text: str, limit: int) -> None:
-    parts = split_text(text, limit)
-    assert all(len(p.encode()) <= limit for p in parts)
-    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
 
 
 def test_original_text_quotes_every_clause(engine: Engine) -> None:
