@@ -11,6 +11,7 @@ from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_URL = "https://api.telegram.org"
+DEFAULT_WECHAT_API_URL = "https://api.weixin.qq.com"
 
 
 def _int_list(name: str, raw: str) -> frozenset[int]:
@@ -54,10 +55,15 @@ class Settings:
     retention_days: int = 180
     rate_per_minute: int = 20
     address_rate_per_minute: int = 600
+    wechat_token: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_api_url: str = DEFAULT_WECHAT_API_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read the VOCBOT_* and TELEGRAM_* variables."""
+        """Read the VOCBOT_*, TELEGRAM_* and WECHAT_* variables."""
         env = os.environ if env is None else env
         get = env.get
         webhook_url = get("VOCBOT_WEBHOOK_URL") or None
@@ -65,6 +71,13 @@ class Settings:
         if webhook_url and not webhook_secret:
             raise ConfigError("VOCBOT_WEBHOOK_URL is set but VOCBOT_WEBHOOK_SECRET is not: set a secret "
                               "of 1-256 characters A-Z, a-z, 0-9, _ and -.")
+        wechat_aes_key = get("WECHAT_AES_KEY") or None
+        if wechat_aes_key is not None and (len(wechat_aes_key) != 43 or not wechat_aes_key.isascii()
+                                           or not wechat_aes_key.isalnum()):
+            raise ConfigError("WECHAT_AES_KEY must be the 43-character EncodingAESKey (letters and digits) "
+                              "shown on the Official Account's server configuration page.")
+        if wechat_aes_key and not get("WECHAT_APP_ID"):
+            raise ConfigError("WECHAT_AES_KEY is set but WECHAT_APP_ID is not: safe mode needs the AppID too.")
         return cls(
             intents_dir=Path(get("VOCBOT_INTENTS_DIR") or ROOT / "intents"),
             content_dir=Path(get("VOCBOT_CONTENT_DIR") or ROOT / "content"),
@@ -84,4 +97,9 @@ class Settings:
             rate_per_minute=_int("VOCBOT_RATE_PER_MINUTE", get("VOCBOT_RATE_PER_MINUTE"), 20) or 20,
             address_rate_per_minute=max(0, _int("VOCBOT_ADDRESS_RATE_PER_MINUTE",
                                                 get("VOCBOT_ADDRESS_RATE_PER_MINUTE"), 600) or 0),
+            wechat_token=get("WECHAT_TOKEN") or None,
+            wechat_aes_key=wechat_aes_key,
+            wechat_app_id=get("WECHAT_APP_ID") or None,
+            wechat_app_secret=get("WECHAT_APP_SECRET") or None,
+            wechat_api_url=(get("WECHAT_API_URL") or DEFAULT_WECHAT_API_URL).rstrip("/"),
         )

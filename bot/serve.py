@@ -14,10 +14,11 @@ from bot.errors import ConfigError
 from bot.service import Service
 
 log = logging.getLogger(__name__)
+BACKLOG = 1024          # pending connections the listening socket queues
 
 
 def build_app(settings: Settings, service: Service | None = None) -> web.Application:
-    """The aiohttp application: web chat and API, staff dashboard, health, Telegram when configured."""
+    """The aiohttp application: web chat and API, staff dashboard, health, Telegram and WeChat when configured."""
     from bot.channels.web import chat as web_channel
 
     service = service or Service.create(settings)
@@ -32,6 +33,10 @@ def build_app(settings: Settings, service: Service | None = None) -> web.Applica
         app[web_channel.TELEGRAM_STATE] = lambda: telegram.state
     else:
         log.info("Telegram is off: set TELEGRAM_BOT_TOKEN to run the Telegram bot too.")
+    if settings.wechat_token:
+        from bot.channels.wechat import app as wechat_app
+
+        wechat_app.attach(app, service)
     return app
 
 
@@ -40,7 +45,8 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
     app = build_app(settings)
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    # WeChat pushes many users' messages at once: room for bursts of new connections (aiohttp's default is 128).
+    site = web.TCPSite(runner, host, port, backlog=BACKLOG)
     try:
         await site.start()
     except OSError as exc:

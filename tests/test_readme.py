@@ -36,7 +36,7 @@ def test_every_readme_command_exists(command: str) -> None:
 
 def test_every_setting_is_documented() -> None:
     sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "bot").glob("*.py"))
-    names = set(re.findall(r'"((?:VOCBOT|TELEGRAM)_[A-Z_]+)"', sources)) - {"TELEGRAM_STATE"}
+    names = set(re.findall(r'"((?:VOCBOT|TELEGRAM|WECHAT)_[A-Z_]+)"', sources)) - {"TELEGRAM_STATE"}
     assert names, "no settings found"
     missing = sorted(n for n in names if f"`{n}`" not in README)
     assert missing == []

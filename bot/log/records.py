@@ -4,6 +4,7 @@ each kind of queued write runs (the writer thread that runs it lives in bot.log.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +29,14 @@ def utcnow() -> str:
 def new_id() -> str:
     """A 16-character, time-ordered, random enquiry id (safe in Telegram callback data)."""
     value = (time.time_ns() // 1_000_000) << 30 | secrets.randbits(30)
+    return "".join(_B32[(value >> shift) & 31] for shift in range(75, -1, -5))[-16:]
+
+
+def stable_id(ms: int, seed: str) -> str:
+    """A 16-character enquiry id ordered by `ms` whose random part is derived from `seed` (the same seed, the
+    same id), for a platform that may deliver one message twice (WeChat's MsgId)."""
+    bits = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest()[:4], "big") & (2**30 - 1)
+    value = ms << 30 | bits
     return "".join(_B32[(value >> shift) & 31] for shift in range(75, -1, -5))[-16:]
 
 

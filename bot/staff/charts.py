@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#2f6db5", "#3c9a5f", "#d08a1e", "#c2453d", "#7a5fb0", "#5f6b7a", "#1f9aa3", "#b5527a")
-COLORS = {"telegram": "#2f6db5", "web": "#3c9a5f", "terminal": "#5f6b7a",
+COLORS = {"telegram": "#2f6db5", "wechat": "#1aad19", "web": "#3c9a5f", "terminal": "#5f6b7a",
           "answer": "#3c9a5f", "clarify": "#d08a1e", "fallback": "#c2453d", "up": "#3c9a5f", "down": "#c2453d"}
 MAX_BARS = 120
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from bot.staff import charts
 
-CHANNELS = ("telegram", "web", "terminal")
+CHANNELS = ("telegram", "wechat", "web", "terminal")
 DECISIONS = ("answer", "clarify", "fallback")
 PERIODS = (7, 30, 90, 365)
 
