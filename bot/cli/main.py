@@ -35,8 +35,11 @@ def intents_check() -> None:
     report = check(engine)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    routes = engine.routes
+    paths = sum(1 for flow in routes.flows for _ in routes.paths(flow))
     click.echo(f"ok: {report.intents} intents, {report.examples} example questions, "
-               f"{len(engine.content.clauses)} clauses, {len(report.warnings)} warnings")
+               f"{len(engine.content.clauses)} clauses, {len(routes.flows)} route flows ({paths} paths, each "
+               f"reaching a result), {len(report.warnings)} warnings")
 
 
 @intents.command("list")
