@@ -90,7 +90,9 @@ def test_where_the_plan_sets_no_conditions_both_languages_say_so(engine: Engine)
 
 def test_the_surcharge_credit_keeps_its_conditions_as_written(engine: Engine) -> None:
     rule = next(r for r in engine.routes.flows["enterprise"].rules if r.intent == "enterprise.tax_credit")
-    for words in ("试点企业", "兴办职业教育的投资", "经过有关部门认可后", "按投资额的一定比例", "当年应缴教育费附加和地方教育附加"):
+    conditions = ("试点企业", "兴办职业教育的投资", "经过有关部门认可后", "按投资额的一定比例",
+                  "当年应缴教育费附加和地方教育附加")
+    for words in conditions:
         assert words in rule.why["zh"] and words in engine.content.clauses["三(三)10"].text
 
 
@@ -187,7 +189,7 @@ def _rule(data: dict, flow: str, rule: str) -> dict:
      "flow student, rule grants, field why.en: is missing the en text"),
     (lambda d: _rule(d, "student", "grants").update(when={"want": ["money"]}),
      "flow student, rule grants, field when.want: names unknown options ['money']"),
-    (lambda d: d["flows"][0].update(rules=[r for r in d["flows"][0]["rules"] if "aid" not in r["when"].get("want", [])]),
+    (lambda d: d["flows"][0].update(rules=[r for r in d["flows"][0]["rules"] if "aid" not in r["when"]["want"]]),
      "flow student, field rules: the path who=junior → want=aid reaches no rule (a dead end)"),
     (lambda d: _rule(d, "student", "tuition_subsidy").update(intent="subsidy.student_aid"),
      "flow student, rule tuition_subsidy, field intent: on the path who=junior → want=aid intent "
