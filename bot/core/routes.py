@@ -222,6 +222,17 @@ class Routes:
             return name
         return f"{dept.name['en']} ({name})"
 
+    def label(self, flow_id: str, answers: Mapping[str, str], lang: str) -> str:
+        """"Flow → option → option" in words, for staff reports (ids where the flow or an option is gone)."""
+        flow = self.flows.get(flow_id)
+        if flow is None:
+            return " → ".join([flow_id, *answers.values()])
+        words = [flow.title[lang]]
+        for option_id in answers.values():
+            found = next((o for s in flow.steps for o in s.options if o.id == option_id), None)
+            words.append(found.label[lang] if found else option_id)
+        return " → ".join(words)
+
     def paths(self, flow_id: str) -> Iterator[dict[str, str]]:
         """Every complete combination of answers of a flow."""
         flow = self.flow(flow_id)
