@@ -93,3 +93,25 @@ async def test_stale_route_buttons_are_answered(fake: FakeBotAPI, bot: object, e
     query = fake.press(user, message, "old")
     answer = await fake.wait_call("answerCallbackQuery", since=mark, callback_query_id=query)
     assert answer.params.get("text") == engine.content.message("tg_stale_button", "zh")
+
+
+def test_every_result_is_one_message_with_short_button_data(engine: Engine) -> None:
+    from bot.channels.telegram.routes import RouteHandlers
+
+    class Users:
+        def __init__(self, engine: Engine) -> None:
+            self.engine = engine
+
+    screens = RouteHandlers(Users(engine))
+    routes = engine.routes
+    for flow in routes.flows:
+        for answers in routes.paths(flow):
+            for lang in ("zh", "en"):
+                result = routes.step(flow, answers, lang)
+                outs = screens.result_messages(result, "0123456789abcdef", lang)
+                assert len(outs) == 1 and len(outs[0].html.encode("utf-16-le")) // 2 <= 4096
+                keyboard = outs[0].markup.inline_keyboard
+                assert all(len(b.callback_data.encode()) < 64 for row in keyboard for b in row)
+                step = routes.step(flow, dict(list(answers.items())[:-1]), lang)
+                shown = screens.step_screen(step, lang).markup.inline_keyboard
+                assert all(len(b.callback_data.encode()) < 64 for row in shown for b in row)
