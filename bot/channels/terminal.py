@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from bot.core.engine import Engine, Reply
+from bot.core.render_text import render_route_result, render_route_step
 from bot.core.routes import RouteOffer, RouteResult
 from bot.errors import UnknownRoute
 from bot.log.sync import SyncLogger
@@ -161,12 +162,11 @@ class TerminalChat:
                 self.last_enquiry = self.logger.route(outcome)
             self.last_rateable = False
             self.options = [Option("intent", i.intent, i.title) for i in outcome.items]
-            self.say(route_text(self, outcome) + "\n\n" + self.message("route_full_answer") + "\n"
+            self.say(render_route_result(self.engine, outcome) + "\n\n" + self.message("route_full_answer") + "\n"
                      + self._numbered() + "\n" + back)
             return
         self.options = [Option("route", f"{outcome.id}={o.id}", o.label) for o in outcome.options]
-        self.say(self.message("route_step", number=outcome.number, total=outcome.total) + "\n"
-                 + outcome.question + "\n" + self._numbered() + "\n" + back)
+        self.say(render_route_step(self.engine, outcome, self.lang) + "\n" + back)
 
     def answer(self, reply: Reply, via: str) -> None:
         """Log a reply, print it with its numbered options, and follow its language."""
@@ -205,19 +205,6 @@ class TerminalChat:
 
     def _numbered(self) -> str:
         return "\n".join(f"  {n}. {option.title}" for n, option in enumerate(self.options, 1))
-
-
-def route_text(chat: TerminalChat, result: RouteResult) -> str:
-    """A route-finder result as plain text: each item with its reason and clauses, the gaps, whom to ask."""
-    comma = "、" if chat.lang == "zh" else ", "
-    lines = [result.title, ""]
-    for n, item in enumerate(result.items, 1):
-        lines += [f"{n}. {item.title}", f"   {item.why}",
-                  "   " + chat.message("route_source", clauses=comma.join(item.source)), ""]
-    if result.not_in_plan:
-        lines += [chat.message("route_not_in_plan"), *(f"  - {g}" for g in result.not_in_plan), ""]
-    lines += [chat.message("route_ask"), *(f"  - {d}" for d in result.ask)]
-    return "\n".join(lines)
 
 
 def run(engine: Engine, logger: SyncLogger | None, lang: str = "zh",
