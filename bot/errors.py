@@ -9,10 +9,11 @@ class DataError(VocbotError):
     """An intents or content file is invalid; the message names the file, the intent and the field."""
 
     def __init__(self, path: str, message: str, intent: str | None = None, field: str | None = None,
-                 line: int | None = None) -> None:
+                 line: int | None = None, where: str | None = None) -> None:
         self.path, self.intent, self.field, self.line = path, intent, field, line
-        where = path + (f":{line}" if line else "")
-        parts = [where]
+        parts = [path + (f":{line}" if line else "")]
+        if where:                       # a place that is not an intent, e.g. "flow student, rule grants"
+            parts.append(where)
         if intent:
             parts.append(f"intent {intent}")
         if field:
@@ -30,3 +31,12 @@ class StoreError(VocbotError):
 
 class UnknownEnquiry(VocbotError):
     """An enquiry id does not exist in the log."""
+
+
+class UnknownRoute(VocbotError):
+    """A route-finder request names a flow, step or option that does not exist."""
+
+    def __init__(self, kind: str, value: str, flow: str | None = None, step: str | None = None) -> None:
+        self.kind, self.value, self.flow, self.step = kind, value, flow, step
+        where = {"flow": "", "step": f" in flow {flow!r}", "option": f" for step {step!r} of flow {flow!r}"}[kind]
+        super().__init__(f"There is no {kind} {value!r}{where}.")

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.core.engine import Engine, Reply
+from bot.core.routes import RouteOffer, RouteResult, RouteStep
 from bot.errors import VocbotError
-from bot.log.records import EnquiryRecord
+from bot.log.records import EnquiryRecord, route_record
 from bot.log.store import Store
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ class Answered:
 
     reply: Reply
     enquiry_id: str
+    route: RouteOffer | None = None
 
 
 class RateLimiter:
@@ -84,7 +86,27 @@ class Service:
         A channel that may deliver the same event twice passes a stable `enquiry_id`: the second row is ignored.
         """
         reply = self.engine.ask(text, lang=lang)
-        return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, id=enquiry_id)
+        answered = await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, id=enquiry_id)
+        # Composed after the normal answer, outside the matcher: does the question name a situation?
+        offer = self.engine.routes.detect(text) if reply.normalized else None
+        return Answered(answered.reply, answered.enquiry_id, offer) if offer else answered
+
+    async def route(self, flow: str, answers: dict[str, str], lang: str, *, channel: str, user_id: object = None,
+                    user: object = None, audience: str | None = None, chat_type: str | None = None,
+                    enquiry_id: str | None = None) -> RouteStep | RouteResult:
+        """One step of the route finder (`user` is another name for `user_id`); a result is logged as an
+        enquiry with only ids. Raises UnknownRoute for a flow, step or option that does not exist."""
+        started = time.perf_counter()
+        engine = self.engine
+        outcome = engine.routes.step(flow, answers, lang)
+        if isinstance(outcome, RouteResult):
+            who = user_id if user_id is not None else user
+            record = route_record(outcome, channel, self.user_key(channel, who), raw_user_id=self.store.raw_id(who),
+                                  latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                                  intents_version=engine.version, audience=audience, chat_type=chat_type,
+                                  id=enquiry_id)
+            await self.store.log_enquiry(record)
+        return outcome
 
     async def choose(self, intent_id: str, *, channel: str, user_id: object, lang: str,
                      parent_id: str | None = None, audience: str | None = None,

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from bot.core.engine import Engine, Reply
+from bot.core.render_text import render_route_result, render_route_step
+from bot.core.routes import RouteOffer, RouteResult
+from bot.errors import UnknownRoute
 from bot.log.sync import SyncLogger
 
 QUIT = {"/quit", "/exit", "/q"}
@@ -22,7 +25,7 @@ LANGS = ("zh", "en")
 class Option:
     """A numbered option: an intent to answer or a topic to open."""
 
-    kind: str          # "intent" | "topic"
+    kind: str          # "intent" | "topic" | "flow" | "route" (an option of the current route-finder step)
     id: str
     title: str
 
@@ -39,6 +42,8 @@ class TerminalChat:
         self.options: list[Option] = []
         self.last_enquiry: str | None = None
         self.last_rateable = False
+        self.route: tuple[str, dict[str, str]] | None = None   # the flow and answers while in the route finder
+        self.offer: RouteOffer | None = None                    # what the last question's situation prefills
 
     def say(self, text: str = "") -> None:
         """Print a block of text followed by a blank line."""
@@ -66,6 +71,12 @@ class TerminalChat:
             return True
         if command in ("/help", "/?", "/start"):
             self.say(self.message("term_help"))
+        elif command == "/route":
+            self.start_route(*((self.offer.flow, self.offer.answers) if self.offer else (None, {})))
+        elif command == "/restart" and self.route is not None:
+            self.start_route(None, {})
+        elif text == "0" and self.route is not None:
+            self.route_back()
         elif command == "/menu":
             self.show_topics()
         elif command.startswith("/lang"):
@@ -96,6 +107,14 @@ class TerminalChat:
             self.say(self.message("term_no_option", number=number))
             return
         option = self.options[number - 1]
+        if option.kind == "flow":
+            self.show_route(option.id, {})
+            return
+        if option.kind == "route" and self.route is not None:
+            flow, answers = self.route
+            step_id, _, option_id = option.id.partition("=")
+            self.show_route(flow, {**answers, step_id: option_id})
+            return
         if option.kind == "topic":
             topic = self.engine.menu.topics[option.id]
             self.options = [Option("intent", i, self.engine.title(i, self.lang)) for i in topic.intents]
@@ -108,9 +127,52 @@ class TerminalChat:
             return
         self.answer(reply, via="button")
 
+    # ---- the route finder --------------------------------------------------------------------------
+    def start_route(self, flow: str | None, answers: dict[str, str]) -> None:
+        """Open the route finder: the choice of flow, or straight into a flow with what is known."""
+        self.offer = None
+        if flow is None:
+            routes = self.engine.routes
+            self.route = ("", {})
+            self.options = [Option("flow", f.id, f.title[self.lang]) for f in routes.flows.values()]
+            self.say(self.message("route_choose_flow") + "\n" + self._numbered() + "\n\n"
+                     + self.message("term_route_help"))
+            return
+        self.show_route(flow, answers)
+
+    def route_back(self) -> None:
+        """One answer back, or the choice of flow."""
+        flow, answers = self.route or ("", {})
+        if not flow or not answers:
+            self.start_route(None, {})
+            return
+        self.show_route(flow, self.engine.routes.back(flow, answers))
+
+    def show_route(self, flow: str, answers: dict[str, str]) -> None:
+        """Print the next step with numbered options, or the result with its items to open."""
+        try:
+            outcome = self.engine.routes.step(flow, answers, self.lang)
+        except UnknownRoute:               # cannot happen with the options we number; never crash the chat
+            self.start_route(None, {})
+            return
+        self.route = (outcome.flow, dict(outcome.answers))
+        back = f"  0. {self.message('route_back')}"
+        if isinstance(outcome, RouteResult):
+            if self.logger is not None:
+                self.last_enquiry = self.logger.route(outcome)
+            self.last_rateable = False
+            self.options = [Option("intent", i.intent, i.title) for i in outcome.items]
+            self.say(render_route_result(self.engine, outcome) + "\n\n" + self.message("route_full_answer") + "\n"
+                     + self._numbered() + "\n" + back)
+            return
+        self.options = [Option("route", f"{outcome.id}={o.id}", o.label) for o in outcome.options]
+        self.say(render_route_step(self.engine, outcome, self.lang) + "\n" + back)
+
     def answer(self, reply: Reply, via: str) -> None:
         """Log a reply, print it with its numbered options, and follow its language."""
         parent = self.last_enquiry if via == "button" else None
+        self.route = None
+        self.offer = self.engine.routes.detect(reply.question) if via == "text" and reply.normalized else None
         if self.logger is not None:
             self.last_enquiry = self.logger(reply, via=via, parent_id=parent)
         self.lang = reply.lang
@@ -127,6 +189,8 @@ class TerminalChat:
             text += "\n\n" + self.message("menu_header") + "\n" + self._numbered()
         else:
             self.options = []
+        if self.offer is not None:
+            text += "\n\n" + self.message("route_offer") + "\n" + self.message("term_route_offer")
         self.say(text)
 
     def rate(self, value: int) -> None:
@@ -144,13 +208,17 @@ class TerminalChat:
 
 
 def run(engine: Engine, logger: SyncLogger | None, lang: str = "zh",
-        read: Callable[[str], str] = input, out: TextIO | None = None) -> None:
-    """The read-answer loop; ends on /quit, Ctrl-D or Ctrl-C."""
+        read: Callable[[str], str] = input, out: TextIO | None = None, route: str | None = None) -> None:
+    """The read-answer loop; ends on /quit, Ctrl-D or Ctrl-C. With `route` ("" for the choice of flow, or a
+    flow id) it opens in the route finder instead of greeting."""
     if read is input and sys.stdin.isatty():
         with contextlib.suppress(ImportError):    # not every platform has it
             import readline  # noqa: F401 - imported for its side effect: line editing and history in input()
     chat = TerminalChat(engine, logger, lang, out)
-    chat.greet()
+    if route is None:
+        chat.greet()
+    else:
+        chat.start_route(route or None, {})
     try:
         while True:
             try:

@@ -104,6 +104,14 @@ def format_stats(s: dict[str, Any]) -> str:
     if s["top_intents"]:
         lines.append("Top intents:")
         lines += [f"  {row['count']:>7}  {row['intent']}" for row in s["top_intents"]]
+    routes = s.get("route_finder") or {}
+    lines.append(f"Route finder results: {routes.get('total', 0)}")
+    for row in routes.get("profiles", []):
+        lines.append(f"  {row['count']:>7}  {row['flow']}/{row['profile']}")
+    if routes.get("results"):
+        lines.append("Route finder, where people end:")
+        lines += [f"  {row['count']:>7}  {row['flow']}: " + " → ".join(row["answers"].values())
+                  for row in routes["results"]]
     days: dict[str, dict[str, int]] = {}
     for row in s["by_day"]:
         days.setdefault(row["day"], {})[row["channel"]] = row["count"]

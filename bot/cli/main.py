@@ -36,8 +36,11 @@ def intents_check() -> None:
     report = check(engine)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+    routes = engine.routes
+    paths = sum(1 for flow in routes.flows for _ in routes.paths(flow))
     click.echo(f"ok: {report.intents} intents, {report.examples} example questions, "
-               f"{len(engine.content.clauses)} clauses, {len(report.warnings)} warnings")
+               f"{len(engine.content.clauses)} clauses, {len(routes.flows)} route flows ({paths} paths, each "
+               f"reaching a result), {len(report.warnings)} warnings")
 
 
 @intents.command("list")
@@ -156,6 +159,33 @@ def chat(no_log: bool, lang: str) -> None:
             raise click.ClickException(f"{exc} (Use --no-log to chat without the log.)") from None
     try:
         terminal.run(engine, logger, lang)
+    finally:
+        if logger is not None:
+            logger.close()
+
+
+@cli.command()
+@click.option("--flow", default="", help="Start in this flow (e.g. student, enterprise) instead of the choice.")
+@click.option("--no-log", is_flag=True, help="Do not write the result to the enquiry log.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True, help="Language.")
+def route(flow: str, no_log: bool, lang: str) -> None:
+    """The route finder in the terminal: numbered choices, 0 goes back, then the routes that apply to you."""
+    from bot.channels import terminal
+    from bot.log.sync import SyncLogger
+
+    settings = settings_or_exit()
+    engine = load_engine(settings)
+    if flow and flow not in engine.routes.flows:
+        raise click.BadParameter(f"there is no flow {flow!r}; choose one of {', '.join(engine.routes.flows)}.",
+                                 param_hint="--flow")
+    logger = None
+    if not no_log:
+        try:
+            logger = SyncLogger(settings, channel="terminal", user=terminal.local_user())
+        except VocbotError as exc:
+            raise click.ClickException(f"{exc} (Use --no-log to run without the log.)") from None
+    try:
+        terminal.run(engine, logger, lang, route=flow)
     finally:
         if logger is not None:
             logger.close()

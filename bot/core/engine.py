@@ -12,6 +12,7 @@ from bot.core.intents import Intent, IntentSet, Limit, load_intents
 from bot.core.matcher import Matcher, Scored
 from bot.core.menu import Menu, load_menu
 from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
+from bot.core.routes import Routes, load_routes
 from bot.errors import DataError
 
 DECISIONS = ("answer", "clarify", "fallback")
@@ -57,10 +58,11 @@ class Reply:
 class Engine:
     """Holds the loaded knowledge and answers questions; rebuilt whole on reload."""
 
-    def __init__(self, intent_set: IntentSet, content: Content, menu: Menu) -> None:
+    def __init__(self, intent_set: IntentSet, content: Content, menu: Menu, routes: Routes | None = None) -> None:
         self.intent_set = intent_set
         self.content = content
         self.menu = menu
+        self.routes = routes or Routes.empty()
         self.intents: dict[str, Intent] = intent_set.intents
         self.normalizer = Normalizer(intent_set.synonyms)
         self.matcher = Matcher(intent_set, self.normalizer, intent_set.matching)
@@ -73,7 +75,8 @@ class Engine:
         content = load_content(content_dir)
         intent_set = load_intents(intents_dir)
         menu = load_menu(content_dir / "menu.yaml", intent_set.intents)
-        return cls(intent_set, content, menu)
+        routes = load_routes(content_dir / "routes.yaml", intent_set.intents, content, tuple(menu.audiences))
+        return cls(intent_set, content, menu, routes)
 
     @property
     def version(self) -> str:

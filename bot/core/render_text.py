@@ -1,8 +1,9 @@
-"""Plain-text rendering of a reply, for the terminal."""
+"""Plain-text rendering of a reply and of route-finder screens, for the terminal and other text channels."""
 
 from __future__ import annotations
 
 from bot.core.engine import Engine, Reply
+from bot.core.routes import RouteResult, RouteStep
 
 
 def render_reply(engine: Engine, reply: Reply, numbered: bool = False) -> str:
@@ -49,3 +50,24 @@ def _pieces(text: str, max_bytes: int) -> list[str]:
             line = line[cut:]
         pieces.append(line)
     return pieces
+def render_route_step(engine: Engine, step: RouteStep, lang: str) -> str:
+    """A route-finder step: progress, the question and its options numbered from 1."""
+    message = engine.content.message
+    lines = [message("route_step", lang, number=step.number, total=step.total), step.question]
+    lines += [f"  {n}. {option.label}" for n, option in enumerate(step.options, 1)]
+    return "\n".join(lines)
+
+
+def render_route_result(engine: Engine, result: RouteResult) -> str:
+    """A route-finder result: each item with its reason and clauses, what the plan leaves open, whom to ask."""
+    lang = result.lang
+    message = engine.content.message
+    comma = "、" if lang == "zh" else ", "
+    lines = [result.title, ""]
+    for n, item in enumerate(result.items, 1):
+        lines += [f"{n}. {item.title}", f"   {item.why}",
+                  "   " + message("route_source", lang, clauses=comma.join(item.source)), ""]
+    if result.not_in_plan:
+        lines += [message("route_not_in_plan", lang), *(f"  - {g}" for g in result.not_in_plan), ""]
+    lines += [message("route_ask", lang), *(f"  - {d}" for d in result.ask)]
+    return "\n".join(lines)

@@ -109,6 +109,20 @@ class EnquiryRecord:
                    intents_version=reply.intents_version, **extra)
 
 
+def route_record(result: Any, channel: str, user_key: str | None, latency_ms: float | None = None,
+                 intents_version: str | None = None, **extra: Any) -> EnquiryRecord:
+    """The row for a route-finder result: decision "route", and as text only ids (flow, profile, the chosen
+    options, the result's intents), never free text."""
+    intents = [item.intent for item in result.items]
+    text = json.dumps({"flow": result.flow, "profile": result.profile, "answers": result.answers,
+                       "intents": intents}, ensure_ascii=False, separators=(",", ":"))
+    return EnquiryRecord(id=extra.pop("id", None) or new_id(), ts=utcnow(), channel=channel, user_key=user_key,
+                         text=text, decision="route", intent=intents[0] if intents else None,
+                         candidates=json.dumps([{"intent": i, "score": None} for i in intents]),
+                         lang=result.lang, audience=extra.pop("audience", None) or result.audience, via="route",
+                         latency_ms=latency_ms, intents_version=intents_version, **extra)
+
+
 def promotion_row(enquiry_id: str, intent: str, text: str, normalized: str | None, lang: str,
                   staff: str | None = None) -> dict[str, Any]:
     """The `promotions` row for a question staff turned into an example."""

@@ -16,6 +16,7 @@ import sqlite_utils
 from rapidfuzz import fuzz, process
 
 from bot.core.normalize import Normalizer
+from bot.log.route_report import route_stats
 
 CLUSTER_SIMILARITY = 75       # rapidfuzz ratio (0-100) at which two questions count as the same question
 MAX_UNANSWERED_ROWS = 5000    # newest problem enquiries read for clustering
@@ -86,7 +87,8 @@ def stats(db: sqlite_utils.Database, since: str | dt.date | dt.datetime | None =
     return {"since": bound, "total": typed + buttons, "typed": typed, "buttons": buttons, "by_day": by_day,
             "channels": channels, "decisions": decisions,
             "fallback_rate": round(typed_fallbacks / typed, 4) if typed else None,
-            "top_intents": top, "feedback": feedback_counts(db, bound), "latency_ms": latency(db, bound)}
+            "top_intents": top, "feedback": feedback_counts(db, bound), "latency_ms": latency(db, bound),
+            "route_finder": route_stats(db, bound)}
 
 
 _COUNTED = ("WITH counted AS (SELECT day, channel, decision, via, n FROM enquiry_days WHERE day >= :day_from "

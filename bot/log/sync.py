@@ -8,7 +8,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from bot.config import Settings
-from bot.log.records import EnquiryRecord, utcnow
+from bot.log.records import EnquiryRecord, route_record, utcnow
 from bot.log.store import COMMIT_WAIT, Store
 
 log = logging.getLogger("bot.log.store")
@@ -26,6 +26,12 @@ class SyncLogger:
     def __call__(self, reply: Any, **extra: Any) -> str:
         """Write the enquiry for a reply and return its id."""
         record = EnquiryRecord.from_reply(reply, self.channel, self.user_key, **extra)
+        self._wait(self.store.submit("enquiry", record.row()))
+        return record.id
+
+    def route(self, result: Any) -> str:
+        """Write a route-finder result (ids only) and return its id."""
+        record = route_record(result, self.channel, self.user_key)
         self._wait(self.store.submit("enquiry", record.row()))
         return record.id
 

@@ -135,7 +135,8 @@ def _view(request: web.Request, active: str = "") -> staff_views.View:
 
     return staff_views.View(lang=lang, message=engine.content.message, url=lambda name: _url(request, name),
                             csrf=session.csrf if session else "", active=active, notices=notices,
-                            title_of=title_of)
+                            title_of=title_of,
+                            route_label=lambda flow, answers: engine.routes.label(flow, answers, lang))
 
 
 def _respond(request: web.Request, body: str, status: int = 200) -> web.Response:

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from bot.staff import charts
 
 CHANNELS = ("telegram", "wechat", "web", "terminal")
-DECISIONS = ("answer", "clarify", "fallback")
+DECISIONS = ("answer", "clarify", "fallback", "route")
 PERIODS = (7, 30, 90, 365)
 
 
@@ -60,6 +60,7 @@ class View:
     active: str = ""
     notices: list[tuple[str, str]] = field(default_factory=list)   # (kind, text): info | error
     title_of: Callable[[str], str] = str
+    route_label: Callable[[str, Mapping[str, str]], str] = lambda flow, answers: " → ".join([flow, *answers.values()])
 
     def t(self, key: str, **values: Any) -> str:
         """An interface text of the dashboard in the page's language."""
@@ -162,12 +163,24 @@ def overview_page(view: View, stats: Mapping[str, Any], days: int | None, first_
                                                names=[f"i{i}" for i in range(len(intents))])),
         (view.t("chart_feedback"), charts.hbars([("👍", fb["up"]), ("👎", fb["down"])], view.t("chart_feedback"),
                                                 names=["up", "down"])),
+        *_route_charts(view, stats.get("route_finder") or {}),
     ]
     figures = join(html('<figure><figcaption>{caption}</figcaption>{svg}</figure>', caption=c, svg=Safe(svg))
                    for c, svg in sections)
     body = html('{periods}<div class="kpis">{cards}</div><div class="charts">{figures}</div>',
                 periods=_period_links(view, "overview", days), cards=cards, figures=figures)
     return page(view, view.t("nav_overview"), body)
+
+
+def _route_charts(view: View, routes: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Who uses the route finder (flow and first answer) and which results they end on."""
+    profiles = [(view.route_label(r["flow"], {"": r["profile"]} if r["profile"] else {}), r["count"])
+                for r in routes.get("profiles", [])]
+    results = [(view.route_label(r["flow"], r["answers"]), r["count"]) for r in routes.get("results", [])]
+    return [(view.t("chart_route_profiles"), charts.hbars(profiles, view.t("chart_route_profiles"),
+                                                          names=[f"p{i}" for i in range(len(profiles))])),
+            (view.t("chart_route_results"), charts.hbars(results, view.t("chart_route_results"),
+                                                         names=[f"r{i}" for i in range(len(results))]))]
 
 
 # ---- enquiries ----------------------------------------------------------------------------------------

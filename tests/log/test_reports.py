@@ -108,6 +108,7 @@ def test_stats_over_the_whole_log(log: sqlite3.Connection, db: sqlite_utils.Data
                         {"intent": "a.two", "count": 1}],        # clarify e5 is not an answer of a.two
         "feedback": {"up": 2, "down": 2, "up_share": 0.5, "ratio": 1.0},
         "latency_ms": {"median": 4.0, "p95": 8.0},               # nearest rank over the 8 known latencies
+        "route_finder": {"total": 0, "profiles": [], "results": [], "intents": []},
     }
 
 
@@ -138,7 +139,8 @@ def test_stats_of_an_empty_log(db: sqlite_utils.Database) -> None:
         "since": None, "total": 0, "typed": 0, "buttons": 0, "by_day": [], "channels": {},
         "decisions": {"answer": 0, "clarify": 0, "fallback": 0}, "fallback_rate": None, "top_intents": [],
         "feedback": {"up": 0, "down": 0, "up_share": None, "ratio": None},
-        "latency_ms": {"median": None, "p95": None}}
+        "latency_ms": {"median": None, "p95": None},
+        "route_finder": {"total": 0, "profiles": [], "results": [], "intents": []}}
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 20, 101, 1000])

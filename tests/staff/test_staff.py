@@ -279,10 +279,10 @@ async def test_reflected_filters_are_escaped(dash: TestClient) -> None:
 
 
 # ---- pages ------------------------------------------------------------------------------------------
-async def test_overview_shows_the_numbers_and_four_charts(dash: TestClient, staff_settings: Settings) -> None:
+async def test_overview_shows_the_numbers_and_six_charts(dash: TestClient, staff_settings: Settings) -> None:
     await login(dash)
     text = await (await dash.get("/staff/?lang=en&days=all")).text()
-    assert text.count("<svg") == 4
+    assert text.count("<svg") == 6                               # four of the log, two of the route finder
     assert "Enquiries per day by channel" in text and "Decision mix" in text and "Top intents" in text
     assert re.search(r"<span>Enquiries</span><strong>5</strong>", text)
     stats = reports.stats(sqlite_utils.Database(staff_settings.db_path))

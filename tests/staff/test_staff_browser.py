@@ -80,7 +80,7 @@ async def test_staff_sign_in_and_every_page_on_a_phone(server: str, page: Page, 
     await page.get_by_role("button", name="登录").click()
 
     await expect(page).to_have_url(server)
-    await expect(page.locator("svg.chart")).to_have_count(4)
+    await expect(page.locator("svg.chart")).to_have_count(6)
     await expect(page.locator(".kpi strong").first).to_have_text("5")
     assert await fits_the_screen(page)
     await shot(page, "overview")

@@ -35,6 +35,7 @@ from telegram.ext import (
 
 from bot.channels.telegram import render
 from bot.channels.telegram.prefs import CHANNEL, Prefs, lang_of_code
+from bot.channels.telegram.routes import RouteHandlers
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -80,13 +81,14 @@ def update_enquiry_id(bot_id: int, update_id: int) -> str:
 class UserHandlers:
     """Everything an ordinary user can do with the bot."""
 
-    COMMANDS = ("start", "help", "menu", "lang", "about", "privacy")
+    COMMANDS = ("start", "help", "menu", "route", "lang", "about", "privacy")
 
     def __init__(self, service: Service, inline_cache: int = 60) -> None:
         self.service = service
         self.prefs = Prefs(service)
         self.inline_cache = inline_cache
         self._noted: dict[int, float] = {}      # user id -> when they were last told to slow down
+        self.routes = RouteHandlers(self)
 
     def register(self, app: Application) -> None:
         """Add the gate (group -1), the handlers and the error handler."""
@@ -163,7 +165,8 @@ class UserHandlers:
         prefs = await self.prefs.get(user)
         lang = await self.prefs.lang(user)
         text = self.text("welcome", lang) + "\n\n" + self.text("choose_audience", lang)
-        keyboard = render.audience_keyboard(self.engine, lang, prefs.get("audience"))
+        audiences = render.audience_keyboard(self.engine, lang, prefs.get("audience"))
+        keyboard = render.InlineKeyboardMarkup([*audiences.inline_keyboard, [self.routes.start_button(lang)]])
         await self.send(context, chat.id, render.messages(text, keyboard))
 
     async def cmd_help(self, update: Update, context: Context) -> None:
@@ -178,6 +181,10 @@ class UserHandlers:
         lang = await self.prefs.lang(user)
         audience = (await self.prefs.get(user)).get("audience")
         await self.send(context, chat.id, [render.menu(self.engine, lang, audience)])
+
+    async def cmd_route(self, update: Update, context: Context) -> None:
+        """The route finder."""
+        await self.routes.command(update, context)
 
     async def cmd_lang(self, update: Update, context: Context) -> None:
         """/lang zh|en, or buttons to choose."""
@@ -225,6 +232,10 @@ class UserHandlers:
         if reply.lang != lang and reply.normalized:
             await self.prefs.set(user, lang=reply.lang)      # talk in the language they type in
         outs = render.render_reply(self.engine, reply, answered.enquiry_id, prefs.get("audience"), quote=group)
+        if answered.route is not None and outs[-1].markup is not None:     # the question named a situation
+            last = outs[-1]
+            rows = [*last.markup.inline_keyboard, self.routes.offer_row(answered.route, reply.lang)]
+            outs[-1] = render.Out(last.html, render.InlineKeyboardMarkup(rows), last.quote)
         await self.send(context, chat.id, outs, quote=message)
 
     async def on_non_text(self, update: Update, context: Context) -> None:
@@ -270,6 +281,9 @@ class UserHandlers:
                                                                   prefs.get("audience")))
         elif kind == "o" and (outs := render.render_clauses(engine, args[0], lang)):
             await self.send(context, chat_id, outs)
+        elif kind == "r":
+            notice = await self.routes.show(update, context, args[0], lang,
+                                            update_enquiry_id(context.bot.id, update.update_id))
         elif kind == "f" and args[0] in "+-":
             value = 1 if args[0] == "+" else -1
             await self.service.feedback(args[1], value, channel=CHANNEL, user_id=user.id)

@@ -12,6 +12,7 @@ Callback data (always under 64 bytes; intent ids are at most 30 characters, enqu
 | `o:<intent>` | the original text of the clauses an answer cites |
 | `f:+:<enquiry id>` / `f:-:<enquiry id>` | 👍 / 👎 |
 | `h:<enquiry id>` | contact staff about a question |
+| `r:` / `r:<flow>:<option>,<option>` | route finder: choice of flow, or the answers so far (telegram/routes.py) |
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def parse_callback(data: str | None) -> tuple[str, list[str]]:
     if not data:
         return "", []
     kind, _, rest = data.partition(":")
-    arity = {"a": 1, "t": 1, "m": 0, "l": 1, "i": 2, "o": 1, "f": 2, "h": 1}
+    arity = {"a": 1, "t": 1, "m": 0, "l": 1, "i": 2, "o": 1, "f": 2, "h": 1, "r": 1}
     if kind not in arity:
         return "", []
     args = rest.split(":", arity[kind] - 1) if arity[kind] else []

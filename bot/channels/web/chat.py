@@ -25,6 +25,7 @@ from bot.channels.web.http import (
     security_headers,
     text_field,
 )
+from bot.channels.web.routes import add_routes
 from bot.core.engine import Reply
 from bot.service import Answered, RateLimiter, Service
 
@@ -49,6 +50,8 @@ PAGE_MESSAGES = (
     "web_title", "web_subtitle", "web_input_label", "web_placeholder", "web_send", "web_language",
     "web_all_topics", "web_helpful", "web_not_helpful", "web_you", "web_bot", "web_thinking",
     "web_offline", "web_topics", "web_privacy",
+    "route_button", "route_choose_flow", "route_back", "route_restart", "route_step", "route_full_answer",
+    "route_original", "route_not_in_plan", "route_ask", "route_offer", "route_offer_button", "route_source",
 )
 
 # ---- request parsing ------------------------------------------------------------------------------------
@@ -116,6 +119,7 @@ def reply_json(service: Service, answered: Answered, session: str) -> dict[str, 
         "session": session,
         "citation": citation if citation and citation in reply.answer else None,
         "clauses": clauses,
+        "route": answered.route.as_json() if answered.route else None,
     }
 
 
@@ -297,4 +301,5 @@ def create_app(service: Service) -> web.Application:
     app.router.add_get("/api/menu", menu)
     app.router.add_get("/api/clause/{id}", clause)
     app.router.add_get("/healthz", healthz)
+    add_routes(app, SERVICE, CHANNEL, _session, _check_rate)
     return app

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from bot.channels.wechat import render
 from bot.channels.wechat.protocol import Incoming
 from bot.channels.wechat.render import Option, Rendered
-from bot.core.render_text import split_text
+from bot.core.render_text import render_route_result, render_route_step, split_text
+from bot.core.route_types import RouteStep
 from bot.log.records import stable_id
 from bot.service import Answered, Service
 
@@ -44,6 +45,7 @@ class UserState:
     intent: str | None = None             # the last answered intent, whose contacts a handoff shows
     enquiry_id: str | None = None         # the last logged enquiry, parent of a pick and subject of a handoff
     pending: list[str] = field(default_factory=list)   # parts not yet shown (only without the API)
+    route: tuple[str, dict[str, str]] | None = None    # the route-finder flow and its answers so far
     seen: float = 0.0
 
 
@@ -130,10 +132,9 @@ class Conversation:
         if kind == "audience" and value in engine.menu.audiences:
             state.audience = value
             return render.topic_menu(engine, lang, value)
-        if kind == "route" and value in engine.menu.audiences:
-            state.audience = value
-            # The route finder (issue 14) is wired here when the service has it; until then its topics.
-            return render.topic_menu(engine, lang, value)
+        if kind == "route" and value in engine.routes.flows:
+            state.audience = engine.routes.flows[value].audience
+            return await self.route_step(msg, state, value, {})
         if key == "staff":
             return Rendered(await self.handoff(state, msg.openid))
         if key == "about":
@@ -186,6 +187,9 @@ class Conversation:
         if not 1 <= number <= len(state.options):
             return Rendered(self.message("wx_no_option", lang, number=number))
         option = state.options[number - 1]
+        if option.kind == "route" and state.route is not None:
+            flow, answers = state.route
+            return await self.route_step(msg, state, flow, {**answers, option.title: option.id})
         if option.kind == "topic" and option.id in engine.menu.topics:
             return render.topic_questions(engine, lang, engine.menu.topics[option.id])
         if option.id not in engine.intents or not self.service.allow(CHANNEL, msg.openid):
@@ -195,6 +199,22 @@ class Conversation:
                                              parent_id=state.enquiry_id, audience=state.audience,
                                              enquiry_id=enquiry_id(msg))
         return self.answered(answered, state)
+
+    async def route_step(self, msg: Incoming, state: UserState, flow: str, answers: dict[str, str]) -> Rendered:
+        """The route finder: the next step as numbered options, or the result with its items to pick."""
+        engine, lang = self.service.engine, state.lang
+        outcome = await self.service.route(flow, answers, lang, channel=CHANNEL, user_id=msg.openid,
+                                           audience=state.audience, enquiry_id=enquiry_id(msg))
+        if isinstance(outcome, RouteStep):
+            state.route = (flow, dict(outcome.answers or answers))
+            # an option's `title` carries the step id its `id` answers (the options are numbered, not shown)
+            options = tuple(Option("route", o.id, outcome.id) for o in outcome.options)
+            hint = self.message("wx_pick_hint", lang, n=len(options))
+            return Rendered(f"{render_route_step(engine, outcome, lang)}\n\n{hint}", options)
+        state.route = None
+        items = tuple(Option("intent", item.intent, item.title) for item in outcome.items[:render.MAX_OPTIONS])
+        hint = self.message("wx_pick_hint", lang, n=len(items))
+        return Rendered(f"{render_route_result(engine, outcome)}\n\n{hint}", items)
 
     def answered(self, answered: Answered, state: UserState) -> Rendered:
         """Remember what the reply offers and render it."""

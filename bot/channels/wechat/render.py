@@ -16,7 +16,7 @@ MAX_OPTIONS = 9         # a reply of one digit picks an option
 class Option:
     """A numbered option: an intent to answer or a topic to open."""
 
-    kind: str           # "intent" | "topic"
+    kind: str           # "intent" | "topic" | "route" (an option of a route-finder step; `title` = step id)
     id: str
     title: str
 

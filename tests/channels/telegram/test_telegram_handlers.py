@@ -43,8 +43,9 @@ async def test_start_welcomes_in_the_users_language_with_the_audience_choice(
     user = fake.user(1001, language_code=language_code)
     reply = await ask(fake, user, "/start")
     assert visible(reply).startswith(engine.content.message("welcome", lang).split("\n")[0])
-    assert data_of(reply) == [f"a:{a}" for a in engine.menu.audiences]
-    assert [text for text, _ in buttons(reply)] == [a.title[lang] for a in engine.menu.audiences.values()]
+    assert data_of(reply) == [f"a:{a}" for a in engine.menu.audiences] + ["r:"]   # and the route finder
+    assert [text for text, _ in buttons(reply)] == [a.title[lang] for a in engine.menu.audiences.values()] + \
+        ["🧭 " + engine.content.message("route_button", lang)]
 
 
 async def test_audience_choice_survives_a_restart(settings: Settings, engine: Engine, fake: FakeBotAPI) -> None:

@@ -236,9 +236,6 @@ async def test_other_message_types_get_one_polite_line(channel: WeChatChannel, f
 
 async def test_menu_clicks_open_topics_and_the_route_finder(channel: WeChatChannel, fake: FakeWeChat,
                                                             engine: Engine, settings: Settings) -> None:
-    route = await fake.deliver(fake.event(OPENID, "CLICK", "route:student"))
-    assert route.reply is not None
-    assert numbered(route.reply["Content"]) == [t.title["zh"] for t in engine.menu.topics_for("student")][:9]
     topic = await fake.deliver(fake.event(OPENID, "CLICK", "topic:pathways"))
     assert topic.reply is not None
     pathways = engine.menu.topics["pathways"].intents
@@ -247,6 +244,30 @@ async def test_menu_clicks_open_topics_and_the_route_finder(channel: WeChatChann
     assert [r["intent"] for r in rows(settings)] == [pathways[0]]
     menu = await fake.deliver(fake.event(OPENID, "CLICK", "no-such-key"))
     assert menu.reply is not None and numbered(menu.reply["Content"])
+
+
+@pytest.mark.parametrize("flow", ["student", "enterprise"])
+async def test_the_route_finder_runs_on_numbered_replies(channel: WeChatChannel, fake: FakeWeChat, engine: Engine,
+                                                         settings: Settings, flow: str) -> None:
+    first = engine.routes.step(flow, {}, "zh")
+    start = await fake.deliver(fake.event(OPENID, "CLICK", f"route:{flow}"))
+    assert start.reply is not None and first.question in start.reply["Content"]
+    answers: dict[str, str] = {}
+    step = first
+    while not step.done:
+        delivery = await fake.deliver(fake.text(OPENID, "1"))
+        answers[step.id] = step.options[0].id
+        step = engine.routes.step(flow, answers, "zh")
+        assert delivery.reply is not None
+        content = delivery.reply["Content"]
+        assert (step.question if not step.done else step.items[0].why) in content
+    for item in step.items:
+        assert item.title in content and all(clause in content for clause in item.source)
+    [logged] = rows(settings)
+    assert (logged["channel"], logged["decision"]) == ("wechat", "route")
+    picked = await fake.deliver(fake.text(OPENID, "1"))          # the result's items are numbered too
+    assert picked.reply is not None
+    assert rows(settings)[-1]["intent"] == step.items[0].intent
 
 
 async def test_handoff_keeps_the_reply_address_sealed(channel: WeChatChannel, fake: FakeWeChat,

@@ -183,6 +183,7 @@
         button(t("contact_staff"), () => contactStaff(data.enquiry_id), { class: "choice staff" }),
       ]));
     }
+    if (data.route && window.VocbotRoute) children.push(window.VocbotRoute.offer(data.route));
     const item = addMessage("bot", children, "reply " + data.decision);
     item.setAttribute("data-decision", data.decision);
     item.setAttribute("lang", data.lang || state.lang);
@@ -282,6 +283,7 @@
     $("question").placeholder = t("web_placeholder");
     $("send").textContent = t("web_send");
     $("staff").textContent = t("contact_staff");
+    $("route-start").textContent = t("route_button");
     $("privacy-title").textContent = t("web_privacy");
     $("privacy-text").textContent = t("privacy");
     $("langs").setAttribute("aria-label", t("web_language"));
@@ -347,6 +349,9 @@
 
   async function start() {
     wire();
+    if (window.VocbotRoute) {
+      window.VocbotRoute.init({ el, api, t, button, state, problem, addMessage, addNote, pick });
+    }
     if (await loadMenu()) addNote(t("welcome"), "welcome");
     document.body.setAttribute("data-ready", "true");
   }
