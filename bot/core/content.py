@@ -83,6 +83,7 @@ class Content:
     departments: dict[str, Department]
     glossary: list[GlossaryTerm]
     messages: dict[str, dict[str, str]] = field(default_factory=dict)
+    glossary_questions: tuple[re.Pattern[str], ...] = ()
 
     def cited(self, text: str) -> list[str]:
         """The clause ids a text cites, in order, without repeats."""
@@ -143,8 +144,10 @@ def load_content(content_dir: Path) -> Content:
                                       *(str(raw.get(k) or "").strip() for k in ("office", "phone", "hours", "url")))
 
     glossary_path = content_dir / "glossary.yaml"
+    glossary_data = read_yaml(glossary_path) or {}
     glossary = [_glossary_term(raw, i, glossary_path, clauses)
-                for i, raw in enumerate(_need(read_yaml(glossary_path) or {}, "terms", glossary_path, list))]
+                for i, raw in enumerate(_need(glossary_data, "terms", glossary_path, list))]
+    questions = _patterns(glossary_data.get("questions") or [], glossary_path, "questions")
 
     messages_path = content_dir / "messages.yaml"
     messages = _need(read_yaml(messages_path) or {}, "messages", messages_path, dict)
@@ -155,7 +158,19 @@ def load_content(content_dir: Path) -> Content:
 
     return Content(title={k: str(v) for k, v in title.items()}, number=_need(plan, "number", plan_path),
                    date=_need(plan, "date", plan_path), clauses=clauses, departments=departments,
-                   glossary=glossary, messages=messages)
+                   glossary=glossary, messages=messages, glossary_questions=questions)
+
+
+def _patterns(values: Any, path: Path, field: str) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise DataError(str(path), "must be a list of regular expressions.", field=field)
+    out = []
+    for text in values:
+        try:
+            out.append(re.compile(text))
+        except re.error as exc:
+            raise DataError(str(path), f"has an invalid regular expression {text!r} ({exc}).", field=field) from None
+    return tuple(out)
 
 
 def _glossary_texts(raw: dict, key: str, path: Path, where: str) -> dict[str, str]:

@@ -48,7 +48,7 @@ PAGE_MESSAGES = (
     "original_text", "contact_staff", "feedback_thanks", "feedback_sorry", "rate_limited", "error",
     "web_title", "web_subtitle", "web_input_label", "web_placeholder", "web_send", "web_language",
     "web_all_topics", "web_helpful", "web_not_helpful", "web_you", "web_bot", "web_thinking",
-    "web_offline", "web_topics", "web_privacy",
+    "web_offline", "web_topics", "web_privacy", "general_label", "glossary_title", "glossary_intro", "glossary_plan",
 )
 
 # ---- request parsing ------------------------------------------------------------------------------------
@@ -108,6 +108,7 @@ def reply_json(service: Service, answered: Answered, session: str) -> dict[str, 
         "intent": reply.intent,
         "score": round(reply.score, 2),
         "answer": reply.answer,
+        "general": reply.general,
         "choices": [{"intent": c.intent, "title": c.title} for c in reply.choices],
         "related": [{"intent": c.intent, "title": c.title} for c in reply.related],
         "source": list(reply.source),
@@ -227,6 +228,14 @@ async def menu(request: web.Request) -> web.Response:
     })
 
 
+async def glossary(request: web.Request) -> web.Response:
+    """GET /api/glossary?lang=: every term with its general explanation (labelled) and what the plan says."""
+    engine = request.app[SERVICE].engine
+    lang = lang_field(request.query.get("lang")) or "zh"
+    return json_ok({"lang": lang, "label": engine.content.message("general_label", lang),
+                    "terms": engine.glossary.entries(lang)})
+
+
 async def clause(request: web.Request) -> web.Response:
     """GET /api/clause/{id}: the original text of one clause of the plan."""
     found = request.app[SERVICE].engine.clause(request.match_info["id"])
@@ -296,5 +305,6 @@ def create_app(service: Service) -> web.Application:
     app.router.add_post("/api/handoff", handoff)
     app.router.add_get("/api/menu", menu)
     app.router.add_get("/api/clause/{id}", clause)
+    app.router.add_get("/api/glossary", glossary)
     app.router.add_get("/healthz", healthz)
     return app
