@@ -185,6 +185,80 @@ def test_cli_check_unknown_source_clause(tmp_path: Path, monkeypatch: pytest.Mon
     assert "九(九)99" in result.output and "field source" in result.output
 
 
+def _silent(data: dict, value: object) -> None:
+    data["intents"][0]["silent_on"] = value
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda d: _silent(d, ["fees"]), "intent demo.one, field silent_on: must map detail kinds"),
+    (lambda d: _silent(d, {"fees": {"zh": "方案没有规定学费（三(一)4）。"}}),
+     "intent demo.one, field silent_on.fees.en"),
+    (lambda d: _silent(d, {"fees": {"zh": "方案没有规定学费。请咨询区教委（三(一)4）。", "en": "No fees (三(一)4)."}}),
+     "intent demo.one, field silent_on.fees.zh: must be one sentence"),
+    (lambda d: _silent(d, {"fees": {"zh": "方案没有规定学费（三(一)4）。", "en": "No fees (三(一)4)"}}),
+     "intent demo.one, field silent_on.fees.en: must be one sentence"),
+    (lambda d: _silent(d, {"price": {"zh": "方案没有规定学费（三(一)4）。", "en": "No fees (三(一)4)."}}),
+     "intent demo.one, field silent_on.price: is not a detail kind"),
+])
+def test_broken_silent_on_names_file_intent_and_field(intents_dir: Path, mutate, expected: str) -> None:
+    shutil.copy(ROOT / "intents" / "details.yaml", intents_dir / "details.yaml")
+    path = intents_dir / "demo.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    mutate(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_intents(intents_dir)
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("方案没有规定学费，请咨询区教委。", "must cite one of the intent's clauses"),
+    ("方案没有规定学费，请咨询区税务局（三(一)4）。", "names 区税务局, not responsible"),
+])
+def test_cli_check_refuses_silent_on_without_clause_or_with_a_stray_department(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sentence: str, expected: str) -> None:
+    intents, content = _copy_data(tmp_path)
+    path = intents / "pathways.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    target = next(i for i in data["intents"] if i["id"] == "pathway.five_year")
+    target["silent_on"]["fees"]["zh"] = sentence
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("VOCBOT_INTENTS_DIR", str(intents))
+    monkeypatch.setenv("VOCBOT_CONTENT_DIR", str(content))
+    result = CliRunner().invoke(cli, ["intents", "check"])
+    assert result.exit_code == 1
+    assert "pathways.yaml" in result.output and "intent pathway.five_year, field silent_on.fees.zh" in result.output
+    assert expected in result.output
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ({"id": "x", "kind": "prices", "message": {"zh": "无", "en": "none"}}, "intent x, field kind"),
+    ({"id": "x", "message": {"zh": "无", "en": "none"}}, "intent x, field kind"),
+])
+def test_a_limit_rule_names_a_kind_of_the_vocabulary(tmp_path: Path, rule: dict, expected: str) -> None:
+    intents, _ = _copy_data(tmp_path)
+    path = intents / "limits.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["rules"].append(rule)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_intents(intents)
+    assert "limits.yaml" in str(info.value) and expected in str(info.value)
+
+
+def test_cli_check_refuses_a_glossary_number(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    intents, content = _copy_data(tmp_path)
+    path = content / "glossary.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["terms"][0]["general"]["zh"] = "先在中职学习3年，再到高职学习2年。"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("VOCBOT_INTENTS_DIR", str(intents))
+    monkeypatch.setenv("VOCBOT_CONTENT_DIR", str(content))
+    result = CliRunner().invoke(cli, ["intents", "check"])
+    assert result.exit_code == 1
+    assert "glossary.yaml, intent 3+2, field general.zh: holds the number '3'" in result.output
+
+
 def test_shipped_data_passes_check(engine: Engine) -> None:
     report = check(engine, today=dt.date(2026, 12, 4))
     assert report.intents == len(REQUIRED_IDS)

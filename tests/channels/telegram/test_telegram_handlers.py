@@ -110,6 +110,32 @@ async def test_colloquial_question_is_answered_with_citation_and_buttons(
         ["o:pathway.3plus2", f"f:+:{eid}", f"f:-:{eid}"]
 
 
+async def test_a_meaning_question_gets_the_general_block_as_a_labelled_quote(fake: FakeBotAPI, bot: object,
+                                                                             engine: Engine) -> None:
+    reply = await ask(fake, fake.user(1012), "3加2是啥子意思")
+    general = engine.ask("3加2是啥子意思").general
+    label = engine.content.message("general_label", "zh")
+    assert reply.params["text"].startswith(f"<b>{label}</b>\n<blockquote>{html.escape(general, quote=False)}"
+                                           "</blockquote>\n\n")
+
+
+@pytest.mark.parametrize(("command", "lang", "expected"), [
+    ("/glossary", "zh", "术语表"),
+    ("/glossary 3+2", "zh", "【3+2】"),
+    ("/glossary 学分银行", "en", "credit bank (学分银行)"),
+    ("/glossary 火锅", "zh", "术语表里没有“火锅”"),
+])
+async def test_glossary_command(fake: FakeBotAPI, bot: object, engine: Engine, command: str, lang: str,
+                                expected: str) -> None:
+    user = fake.user(1013 if lang == "zh" else 1014, language_code=lang)
+    reply = await ask(fake, user, command)
+    assert expected in visible(reply)
+    if command == "/glossary 3+2":
+        term = next(t for t in engine.content.glossary if t.term == "3+2")
+        label = engine.content.message("general_label", "zh")
+        assert f"{label}：{term.general['zh']}" in visible(reply) and term.plan["zh"] in visible(reply)
+
+
 async def test_follow_up_button_answers_and_logs_the_parent(fake: FakeBotAPI, bot: object, engine: Engine,
                                                            service: Service) -> None:
     user = fake.user(1011)
