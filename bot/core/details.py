@@ -24,7 +24,15 @@ class DetailKind:
 
     def asked(self, *texts: str) -> bool:
         """Whether any pattern occurs in any of the texts."""
-        return any(p.search(t) for p in self.patterns for t in texts if t)
+        return self.where(*texts) is not None
+
+    def where(self, *texts: str) -> int | None:
+        """Where the first text that asks for this detail asks for it first, or None."""
+        for text in texts:
+            found = [m.start() for p in self.patterns if text and (m := p.search(text))]
+            if found:
+                return min(found)
+        return None
 
 
 def compile_patterns(values: object, path: str, where: str, field: str) -> tuple[re.Pattern[str], ...]:
@@ -73,8 +81,10 @@ def load_details(path: Path) -> dict[str, DetailKind]:
 
 
 def asked_kinds(kinds: dict[str, DetailKind], *texts: str) -> list[str]:
-    """The kinds of detail the texts ask for, in vocabulary order."""
-    return [k.id for k in kinds.values() if k.asked(*texts)]
+    """The kinds of detail the texts ask for, in the order the question asks them."""
+    places = {k.id: pos for k in kinds.values() if (pos := k.where(*texts)) is not None}
+    order = list(kinds)
+    return sorted(places, key=lambda kid: (places[kid], order.index(kid)))
 
 
 def leading_kinds(kinds: dict[str, DetailKind], asked: list[str], covered: dict[str, object]) -> list[str]:

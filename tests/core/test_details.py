@@ -15,12 +15,13 @@ KINDS = load_details(ROOT / "intents" / "details.yaml")
 
 @pytest.mark.parametrize(("question", "kinds"), [
     ("五年一贯制一年学费多少钱", ["fees", "amounts"]),
+    ("北碚有哪些中职 学费好多钱", ["schools", "fees", "amounts"]),
     ("助学金每个月发好多", ["amounts"]),
     ("北碚哪个中职有护理专业", ["schools", "majors"]),
     ("3+2对口的高职是哪几所", ["schools"]),
     ("怎么申请产教融合型企业认证", ["procedure"]),
     ("什么条件可以申请培训补贴", ["eligibility"]),
-    ("how much is the tuition for the five year programme", ["fees", "amounts"]),
+    ("how much is the tuition for the five year programme", ["amounts", "fees"]),
     ("which colleges offer 3+2", ["schools"]),
     ("what is a double-qualified teacher", []),
     ("3+2是什么意思", []),
