@@ -116,6 +116,14 @@ def rows(service: Service, sql: str, params: Iterable[Any] = ()) -> list[dict[st
     return service.store.read(lambda db: list(db.query(sql, list(params))))
 
 
+def shown(engine: Any, question: str) -> str:
+    """What the chat shows for a typed question: the labelled general explanation, if any, then the answer."""
+    reply = engine.ask(question)
+    if not reply.general:
+        return reply.answer
+    return f"{engine.content.message('general_label', reply.lang)}\n{reply.general}\n\n{reply.answer}"
+
+
 def visible(call: Call) -> str:
     """The text the chat shows for a sent message (the fake stores what Telegram would show)."""
     return call.result["text"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from bot.core.engine import Engine, Reply
-from bot.core.render_text import render_route_result, render_route_step
+from bot.core.render_text import general_block, render_route_result, render_route_step
 from bot.core.routes import RouteOffer, RouteResult
 from bot.errors import UnknownRoute
 from bot.log.sync import SyncLogger
@@ -177,7 +177,7 @@ class TerminalChat:
             self.last_enquiry = self.logger(reply, via=via, parent_id=parent)
         self.lang = reply.lang
         self.last_rateable = reply.decision == "answer"
-        text = reply.answer
+        text = general_block(self.engine, reply) + reply.answer
         if reply.choices:
             self.options = [Option("intent", c.intent, c.title) for c in reply.choices]
             text += "\n" + self._numbered()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.core.content import Clause, Content, load_content
+from bot.core.details import asked_kinds, leading_kinds
+from bot.core.glossary import Glossary
 from bot.core.intents import Intent, IntentSet, Limit, load_intents
 from bot.core.matcher import Matcher, Scored
 from bot.core.menu import Menu, load_menu
@@ -46,13 +49,14 @@ class Reply:
     intents_version: str = ""
     latency_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    general: str | None = None   # the glossary's general explanation (not part of the plan), shown apart
 
     def as_json(self) -> dict[str, Any]:
         """The `vocbot ask --json` object."""
         return {"question": self.question, "decision": self.decision, "intent": self.intent,
                 "score": round(self.score, 2),
                 "candidates": [{"intent": c.intent, "score": round(c.score, 2)} for c in self.candidates],
-                "answer": self.answer}
+                "answer": self.answer, "general": self.general}
 
 
 class Engine:
@@ -67,6 +71,7 @@ class Engine:
         self.normalizer = Normalizer(intent_set.synonyms)
         self.matcher = Matcher(intent_set, self.normalizer, intent_set.matching)
         self.thresholds = {**DEFAULT_THRESHOLDS, **(intent_set.matching.get("thresholds") or {})}
+        self.glossary = Glossary(content.glossary, self.normalizer, content.glossary_questions)
         _check_references(self)
 
     @classmethod
@@ -115,7 +120,7 @@ class Engine:
                           self.content.message("clarify", lang),
                           choices=tuple(Choice(s.intent, self.title(s.intent, lang)) for s in close),
                           intents_version=self.version)
-        return _timed(reply, started)
+        return _timed(self._compose(reply, text, norm), started)
 
     def answer_intent(self, intent_id: str, lang: str, question: str = "") -> Reply:
         """The reply for an intent chosen directly (a button), without matching."""
@@ -147,6 +152,23 @@ class Engine:
                 details = "; ".join(v for _, v in dept.details())
                 lines.append(f"{dept.name.get(lang) or dept.name.get('zh')}: {details}")
         return lines
+
+    def _compose(self, reply: Reply, text: str, norm: str) -> Reply:
+        """Lead with the sentences for the details asked that the plan does not give; add the general block."""
+        raw = text[:MAX_INPUT].casefold()
+        general = self.glossary.explain(norm, raw, reply.intent if reply.decision == "answer" else None, reply.lang)
+        answer, extra = reply.answer, reply.extra
+        if reply.decision == "answer" and reply.intent:
+            intent = self.intents[reply.intent]
+            kinds = leading_kinds(self.intent_set.details, asked_kinds(self.intent_set.details, norm, raw),
+                                  intent.silent_on)
+            if kinds:
+                joiner = "" if reply.lang == "zh" else " "
+                answer = joiner.join(intent.silent_on[k][reply.lang] for k in kinds) + "\n\n" + answer
+                extra = {**extra, "silent": kinds}
+        if answer is reply.answer and general is None:
+            return reply
+        return dataclasses.replace(reply, answer=answer, general=general, extra=extra)
 
     def _answer(self, text: str, norm: str, lang: str, intent_id: str, score: float,
                 candidates: tuple[Scored, ...]) -> Reply:
@@ -214,8 +236,34 @@ def _timed(reply: Reply, started: float) -> Reply:
 
 
 def _check_references(engine: Engine) -> None:
+    content = engine.content
     for intent in engine.intents.values():
         for cid in intent.source:
-            if cid not in engine.content.clauses:
+            if cid not in content.clauses:
                 raise DataError(intent.file, f"names clause {cid!r}, which is not in content/plan.yaml.",
                                 intent=intent.id, field="source")
+        _check_silent_on(engine, intent)
+    for term in content.glossary:
+        unknown = [i for i in term.intents if i not in engine.intents]
+        if unknown:
+            raise DataError("content/glossary.yaml", f"names unknown intents {unknown}.", intent=term.term,
+                            field="intents")
+
+
+def _check_silent_on(engine: Engine, intent: Intent) -> None:
+    """Each sentence cites one of the intent's clauses and names only departments those clauses name."""
+    content = engine.content
+    allowed = {name for cid in intent.source for name in content.clauses[cid].responsible}
+    allowed |= {d.name.get("zh", "") for d in content.departments.values()
+                if any(d.name.get("zh", "") in content.clauses[cid].text for cid in intent.source)}
+    for kind, texts in intent.silent_on.items():
+        for lang, text in texts.items():
+            where = f"silent_on.{kind}.{lang}"
+            if not set(content.cited(text)) & set(intent.source):
+                raise DataError(intent.file, f"must cite one of the intent's clauses ({', '.join(intent.source)}).",
+                                intent=intent.id, field=where)
+            named = {d.name.get("zh", "") for d in content.departments.values() if d.name.get("zh", "") in text}
+            stray = sorted(named - allowed)
+            if stray:
+                raise DataError(intent.file, f"names {', '.join(stray)}, not responsible for the intent's clauses.",
+                                intent=intent.id, field=where)

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.content import LANGS
+from bot.core.details import DETAILS_FILE, DetailKind, compile_patterns, load_details
 from bot.core.yamlfile import read_yaml
 from bot.errors import DataError
 
 AUDIENCES = ("student", "enterprise", "teacher", "all")
 MIN_EXAMPLES = {"zh": 12, "en": 4}
-SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml"}
+SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml", DETAILS_FILE}
 LEARNED_FILE = "learned.yaml"
 
 
@@ -35,6 +36,7 @@ class Intent:
     keywords: tuple[str, ...] = ()
     learned: dict[str, tuple[str, ...]] = field(default_factory=dict)
     file: str = ""
+    silent_on: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def all_examples(self, lang: str) -> tuple[str, ...]:
         """Curated plus learned examples in one language."""
@@ -49,6 +51,7 @@ class Limit:
     patterns: tuple[re.Pattern[str], ...]
     exempt: frozenset[str]
     message: dict[str, str]
+    kind: str = ""
 
     def matches(self, *texts: str) -> bool:
         """Whether any pattern occurs in any of the texts."""
@@ -65,6 +68,7 @@ class IntentSet:
     version: str
     files: tuple[str, ...]
     limits: tuple[Limit, ...] = ()
+    details: dict[str, DetailKind] = field(default_factory=dict)
 
 
 def _date(value: Any, path: str, iid: str, name: str) -> dt.date:
@@ -98,6 +102,27 @@ def _str_list(raw: dict, key: str, path: str, iid: str, required: bool = True) -
     return tuple(str(v).strip() for v in value if str(v).strip())
 
 
+def _silent_on(raw: dict, path: str, iid: str) -> dict[str, dict[str, str]]:
+    """`silent_on: {kind: {zh, en}}`: one sentence per language saying what the plan does not give and whom to ask."""
+    value = raw.get("silent_on")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(path, "must map detail kinds to a zh and an en sentence.", intent=iid, field="silent_on")
+    out = {}
+    for kind, texts in value.items():
+        where = f"silent_on.{kind}"
+        if not isinstance(texts, dict):
+            raise DataError(path, "must have a zh and an en sentence.", intent=iid, field=where)
+        out[str(kind)] = _text_map({where: texts}, where, path, iid)
+        zh, en = out[str(kind)]["zh"], out[str(kind)]["en"]
+        if "\n" in zh or not zh.endswith("。") or zh.count("。") != 1:
+            raise DataError(path, "must be one sentence ending in 。.", intent=iid, field=f"{where}.zh")
+        if "\n" in en or not en.endswith("."):
+            raise DataError(path, "must be one sentence ending in a full stop.", intent=iid, field=f"{where}.en")
+    return out
+
+
 def parse_intent(raw: Any, path: str, index: int) -> Intent:
     """Validate one intent mapping; raise DataError naming file, intent and field."""
     if not isinstance(raw, dict):
@@ -129,7 +154,8 @@ def parse_intent(raw: Any, path: str, index: int) -> Intent:
     return Intent(id=iid, audience=audience, title=_text_map(raw, "title", path, iid), examples=examples,
                   answer=_text_map(raw, "answer", path, iid), source=source, related=related,
                   reviewed=reviewed, review_by=review_by,
-                  keywords=_str_list(raw, "keywords", path, iid, required=False), file=path)
+                  keywords=_str_list(raw, "keywords", path, iid, required=False), file=path,
+                  silent_on=_silent_on(raw, path, iid))
 
 
 def _load_synonyms(path: Path) -> dict[str, tuple[str, ...]]:
@@ -166,7 +192,7 @@ def _load_learned(path: Path, intents: dict[str, Intent]) -> dict[str, dict[str,
     return out
 
 
-def _load_limits(path: Path, intents: dict[str, Intent]) -> tuple[Limit, ...]:
+def _load_limits(path: Path, intents: dict[str, Intent], kinds: dict[str, DetailKind]) -> tuple[Limit, ...]:
     if not path.exists():
         return ()
     data = read_yaml(path) or {}
@@ -178,18 +204,17 @@ def _load_limits(path: Path, intents: dict[str, Intent]) -> tuple[Limit, ...]:
         rid = raw.get("id") if isinstance(raw, dict) else None
         if not isinstance(rid, str):
             raise DataError(str(path), "is missing.", intent=f"rule #{i + 1}", field="id")
-        patterns = []
-        for text in _str_list(raw, "patterns", str(path), rid):
-            try:
-                patterns.append(re.compile(text))
-            except re.error as exc:
-                raise DataError(str(path), f"has an invalid regular expression {text!r} ({exc}).",
-                                intent=rid, field="patterns") from None
+        kind = raw.get("kind")
+        if kind not in kinds:
+            raise DataError(str(path), f"must be one of the kinds in {DETAILS_FILE}: {', '.join(kinds)}.",
+                            intent=rid, field="kind")
+        patterns = (compile_patterns(raw["patterns"], str(path), rid, "patterns") if raw.get("patterns") is not None
+                    else kinds[kind].patterns)
         exempt = _str_list(raw, "except", str(path), rid, required=False)
         unknown = [e for e in exempt if e not in intents]
         if unknown:
             raise DataError(str(path), f"names unknown intents {unknown}.", intent=rid, field="except")
-        out.append(Limit(rid, tuple(patterns), frozenset(exempt), _text_map(raw, "message", str(path), rid)))
+        out.append(Limit(rid, tuple(patterns), frozenset(exempt), _text_map(raw, "message", str(path), rid), kind))
     return tuple(out)
 
 
@@ -213,7 +238,12 @@ def load_intents(intents_dir: Path) -> IntentSet:
                 raise DataError(str(path), f"duplicate id, also in {intents[intent.id].file}.",
                                 intent=intent.id, field="id")
             intents[intent.id] = intent
+    details = load_details(intents_dir / DETAILS_FILE)
     for intent in intents.values():
+        for kind in intent.silent_on:
+            if kind not in details:
+                raise DataError(intent.file, f"is not a detail kind of {DETAILS_FILE} ({', '.join(details)}).",
+                                intent=intent.id, field=f"silent_on.{kind}")
         for rid in intent.related:
             if rid not in intents or rid == intent.id:
                 raise DataError(intent.file, f"names an unknown intent {rid!r}.", intent=intent.id,
@@ -232,4 +262,4 @@ def load_intents(intents_dir: Path) -> IntentSet:
         raise DataError(str(matching_path), "must be a mapping of matching settings.")
     return IntentSet(intents=intents, synonyms=_load_synonyms(intents_dir / "synonyms.yaml"),
                      matching=matching, version=digest.hexdigest()[:12], files=tuple(str(f) for f in files),
-                     limits=_load_limits(intents_dir / "limits.yaml", intents))
+                     limits=_load_limits(intents_dir / "limits.yaml", intents, details), details=details)

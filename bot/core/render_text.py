@@ -6,9 +6,17 @@ from bot.core.engine import Engine, Reply
 from bot.core.routes import RouteResult, RouteStep
 
 
+def general_block(engine: Engine, reply: Reply) -> str:
+    """The general explanation under its label, set apart by a rule, or "" when the reply has none."""
+    if not reply.general:
+        return ""
+    label = engine.content.message("general_label", reply.lang)
+    return f"[{label}]\n{reply.general}\n" + "-" * 40 + "\n"
+
+
 def render_reply(engine: Engine, reply: Reply, numbered: bool = False) -> str:
     """The reply as a person reads it in a terminal; choices numbered when asked."""
-    lines = [reply.answer]
+    lines = [general_block(engine, reply) + reply.answer]
     options = list(reply.choices) or list(reply.related)
     if options:
         header = "" if reply.choices else engine.content.message("related_header", reply.lang)

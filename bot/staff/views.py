@@ -161,7 +161,8 @@ def overview_page(view: View, stats: Mapping[str, Any], days: int | None, first_
         (view.t("chart_decisions"), charts.hbars(decisions, view.t("chart_decisions"))),
         (view.t("chart_intents"), charts.hbars(intents, view.t("chart_intents"),
                                                names=[f"i{i}" for i in range(len(intents))])),
-        (view.t("chart_feedback"), charts.hbars([("👍", fb["up"]), ("👎", fb["down"])], view.t("chart_feedback"),
+        (view.t("chart_feedback"), charts.hbars([(view.t("helpful"), fb["up"]), (view.t("not_helpful"), fb["down"])],
+                                                view.t("chart_feedback"),
                                                 names=["up", "down"])),
         *_route_charts(view, stats.get("route_finder") or {}),
     ]
@@ -193,8 +194,8 @@ def _select(name: str, label: str, options: Sequence[tuple[str, str]], chosen: s
     return html('<label>{label}<select name="{name}">{opts}</select></label>', label=label, name=name, opts=join(opts))
 
 
-def _feedback_mark(value: int | None) -> str:
-    return {1: "👍", -1: "👎"}.get(value or 0, "")
+def _feedback_mark(view: View, value: int | None) -> str:
+    return {1: view.t("helpful"), -1: view.t("not_helpful")}.get(value or 0, "")
 
 
 def enquiries_page(view: View, result: Mapping[str, Any], filters: Mapping[str, str],
@@ -222,7 +223,7 @@ def enquiries_page(view: View, result: Mapping[str, Any], filters: Mapping[str, 
     for r in result["rows"]:
         cells = [("question", r["text"]), ("nowrap", r["ts"][:16].replace("T", " ")), ("", r["channel"]),
                  ("", r["audience"] or ""), ("decision", r["decision"]), ("", r["intent"] or ""),
-                 ("num", "" if r["score"] is None else f"{r['score']:.0f}"), ("", _feedback_mark(r["feedback"]))]
+                 ("num", "" if r["score"] is None else f"{r['score']:.0f}"), ("", _feedback_mark(view, r["feedback"]))]
         rows.append(html('<tr class="{decision}">{cells}</tr>', decision=r["decision"], cells=join(
             html('<td class="{cls}" data-label="{label}">{value}</td>', cls=cls, label=label, value=value)
             for (cls, value), label in zip(cells, labels, strict=True))))

@@ -69,7 +69,8 @@ def test_an_answer_numbers_its_follow_ups_and_a_number_picks_one(chat: tuple[Ter
     assert talk.handle(COLLOQUIAL_3PLUS2)
     reply = engine.ask(COLLOQUIAL_3PLUS2)
     titles = [c.title for c in reply.related]
-    assert said(out) == (reply.answer + "\n\n" + engine.content.message("related_header", "zh") + "\n"
+    general = f"[{engine.content.message('general_label', 'zh')}]\n{reply.general}\n" + "-" * 40 + "\n"
+    assert said(out) == (general + reply.answer + "\n\n" + engine.content.message("related_header", "zh") + "\n"
                          + "\n".join(f"  {n}. {t}" for n, t in enumerate(titles, 1)) + "\n\n")
     talk.handle("2")
     assert said(out).startswith(engine.answer_intent(reply.related[1].intent, "zh").answer)

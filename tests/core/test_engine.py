@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -99,7 +101,7 @@ def test_answer_intent_directly(engine: Engine) -> None:
 
 def test_json_shape(engine: Engine) -> None:
     data = engine.ask("3加2是啥子意思").as_json()
-    assert set(data) == {"question", "decision", "intent", "score", "candidates", "answer"}
+    assert set(data) == {"question", "decision", "intent", "score", "candidates", "answer", "general"}
     assert [set(c) for c in data["candidates"]] == [{"intent", "score"}] * 3
 
 
@@ -118,3 +120,74 @@ def test_never_raises_for_any_unicode(text: str) -> None:
 
 
 _ENGINE: dict[str, Engine] = {}
+
+
+# ---- answers that help: the term explained apart, the detail asked answered first (issue 13) ---------------
+# (term in content/glossary.yaml, Chinese question, English question, clause the plan part of the answer cites)
+TERMS = [
+    ("3+2", "3加2是啥子意思", "What does 3+2 mean?", "三(一)4"),
+    ("3+4", "3+4是啥", "what does 3+4 mean", "三(一)4"),
+    ("五年一贯制", "五年一贯制是什么意思", "what is the five-year programme", "三(一)4"),
+    ("高职单招", "高职单招是什么", "what is the single admission exam", "三(一)4"),
+    ("1+X证书", "1+X是什么意思", "what does 1+X mean", "三(二)6"),
+    ("现代学徒制", "现代学徒制是什么", "what is modern apprenticeship", "三(三)9"),
+    ("企业新型学徒制", "企业新型学徒制是啥子", "what is the enterprise new-type apprenticeship", "三(三)9"),
+    ("产教融合型企业", "产教融合型企业是什么意思", "What is an industry-education integration enterprise?", "三(三)10"),
+    ("双师型", "双师型是什么意思", "What is a double-qualified teacher?", "三(三)12"),
+    ("学分银行", "学分银行是什么意思", "what is a credit bank", "三(二)8"),
+    ("教育费附加", "教育费附加是啥", "What is the education surcharge?", "三(三)10"),
+]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(("term", "zh", "en", "clause"), TERMS, ids=[t[0] for t in TERMS])
+def test_a_term_is_explained_in_a_general_block_beside_the_plans_words(engine: Engine, term: str, zh: str, en: str,
+                                                                       clause: str, lang: str) -> None:
+    reply = engine.ask(zh if lang == "zh" else en)
+    entry = next(t for t in engine.content.glossary if t.term == term)
+    assert reply.decision == "answer" and reply.lang == lang
+    assert reply.general is not None and reply.general.endswith(entry.general[lang])
+    assert entry.general[lang] not in reply.answer            # the plan's part and the general part stay apart
+    assert clause in reply.answer
+    assert reply.as_json()["general"] == reply.general
+
+
+@pytest.mark.parametrize("question", ["3+2学费多少", "职高有没有助学金", "How much is the grant?", "你好"])
+def test_no_general_block_without_a_question_about_a_meaning(engine: Engine, question: str) -> None:
+    assert engine.ask(question).general is None
+
+
+# (question, words the first sentence must hold: the plan does not give it, the detail, whom to ask)
+SILENT_FIRST = [
+    ("五年一贯制一年学费多少钱", ["方案没有规定", "学费", "区教委"]),
+    ("助学金每个月发好多", ["方案没有规定", "金额", "区教委"]),
+    ("北碚哪个职高有护理专业", ["方案没有列出", "专业", "区教委"]),
+    ("3+2对口的高职是哪几所", ["方案没有写", "学校", "区教委"]),
+    ("How much is the tuition for the five-year programme?", ["The plan sets no tuition fees", "区教委"]),
+]
+
+
+@pytest.mark.parametrize(("question", "words"), SILENT_FIRST)
+def test_the_first_sentence_says_the_plan_does_not_give_the_detail_asked(engine: Engine, question: str,
+                                                                         words: list[str]) -> None:
+    reply = engine.ask(question)
+    assert reply.decision == "answer"
+    first = re.split(r"(?<=。)|(?<=\.) ", reply.answer, maxsplit=1)[0]
+    assert all(w in first for w in words), first
+
+
+def test_two_details_asked_at_once_are_both_answered_first(engine: Engine) -> None:
+    reply = engine.ask("北碚有哪些职高 学费好多钱")
+    lead = reply.answer.split("\n\n", 1)[0]
+    assert reply.extra["silent"] == ["schools", "fees"]      # in the order asked
+    assert "学费" in lead and ("学校" in lead or "名单" in lead)
+    assert len(re.findall("方案没有", lead)) == 2
+
+
+def test_a_fee_question_is_not_also_answered_as_an_amount(engine: Engine) -> None:
+    assert engine.ask("五年一贯制一年学费多少钱").extra["silent"] == ["fees"]
+
+
+def test_a_button_answer_has_no_lead_sentence(engine: Engine) -> None:
+    reply = engine.answer_intent("pathway.five_year", "zh")
+    assert reply.answer.startswith(engine.intents["pathway.five_year"].answer["zh"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -29,7 +30,8 @@ REQUIRED_IDS = [
     "training.military", "apprenticeship.modern", "apprenticeship.enterprise", "enterprise.tax_credit",
     "enterprise.certification", "enterprise.land", "enterprise.run_school", "enterprise.cooperation",
     "enterprise.training_base", "enterprise.part_time", "enterprise.group", "enterprise.training_org",
-    "teacher.dual_qualified", "teacher.recruitment", "teacher.development", "teacher.pay", "smalltalk.greeting",
+    "teacher.dual_qualified", "teacher.recruitment", "teacher.development", "teacher.pay", "policy.principles",
+    "training.lifelong", "policy.funding", "policy.party_leadership", "policy.coordination", "smalltalk.greeting",
     "smalltalk.thanks", "smalltalk.identity", "support.human",
 ]
 
@@ -183,9 +185,83 @@ def test_cli_check_unknown_source_clause(tmp_path: Path, monkeypatch: pytest.Mon
     assert "九(九)99" in result.output and "field source" in result.output
 
 
+def _silent(data: dict, value: object) -> None:
+    data["intents"][0]["silent_on"] = value
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda d: _silent(d, ["fees"]), "intent demo.one, field silent_on: must map detail kinds"),
+    (lambda d: _silent(d, {"fees": {"zh": "方案没有规定学费（三(一)4）。"}}),
+     "intent demo.one, field silent_on.fees.en"),
+    (lambda d: _silent(d, {"fees": {"zh": "方案没有规定学费。请咨询区教委（三(一)4）。", "en": "No fees (三(一)4)."}}),
+     "intent demo.one, field silent_on.fees.zh: must be one sentence"),
+    (lambda d: _silent(d, {"fees": {"zh": "方案没有规定学费（三(一)4）。", "en": "No fees (三(一)4)"}}),
+     "intent demo.one, field silent_on.fees.en: must be one sentence"),
+    (lambda d: _silent(d, {"price": {"zh": "方案没有规定学费（三(一)4）。", "en": "No fees (三(一)4)."}}),
+     "intent demo.one, field silent_on.price: is not a detail kind"),
+])
+def test_broken_silent_on_names_file_intent_and_field(intents_dir: Path, mutate, expected: str) -> None:
+    shutil.copy(ROOT / "intents" / "details.yaml", intents_dir / "details.yaml")
+    path = intents_dir / "demo.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    mutate(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_intents(intents_dir)
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("方案没有规定学费，请咨询区教委。", "must cite one of the intent's clauses"),
+    ("方案没有规定学费，请咨询区税务局（三(一)4）。", "names 区税务局, not responsible"),
+])
+def test_cli_check_refuses_silent_on_without_clause_or_with_a_stray_department(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sentence: str, expected: str) -> None:
+    intents, content = _copy_data(tmp_path)
+    path = intents / "pathways.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    target = next(i for i in data["intents"] if i["id"] == "pathway.five_year")
+    target["silent_on"]["fees"]["zh"] = sentence
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("VOCBOT_INTENTS_DIR", str(intents))
+    monkeypatch.setenv("VOCBOT_CONTENT_DIR", str(content))
+    result = CliRunner().invoke(cli, ["intents", "check"])
+    assert result.exit_code == 1
+    assert "pathways.yaml" in result.output and "intent pathway.five_year, field silent_on.fees.zh" in result.output
+    assert expected in result.output
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ({"id": "x", "kind": "prices", "message": {"zh": "无", "en": "none"}}, "intent x, field kind"),
+    ({"id": "x", "message": {"zh": "无", "en": "none"}}, "intent x, field kind"),
+])
+def test_a_limit_rule_names_a_kind_of_the_vocabulary(tmp_path: Path, rule: dict, expected: str) -> None:
+    intents, _ = _copy_data(tmp_path)
+    path = intents / "limits.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["rules"].append(rule)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_intents(intents)
+    assert "limits.yaml" in str(info.value) and expected in str(info.value)
+
+
+def test_cli_check_refuses_a_glossary_number(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    intents, content = _copy_data(tmp_path)
+    path = content / "glossary.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["terms"][0]["general"]["zh"] = "先在中职学习3年，再到高职学习2年。"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("VOCBOT_INTENTS_DIR", str(intents))
+    monkeypatch.setenv("VOCBOT_CONTENT_DIR", str(content))
+    result = CliRunner().invoke(cli, ["intents", "check"])
+    assert result.exit_code == 1
+    assert "glossary.yaml, intent 3+2, field general.zh: holds the number '3'" in result.output
+
+
 def test_shipped_data_passes_check(engine: Engine) -> None:
-    report = check(engine, today=dt.date(2026, 11, 29))
-    assert report.intents == 53
+    report = check(engine, today=dt.date(2026, 12, 4))
+    assert report.intents == len(REQUIRED_IDS)
     assert not [w for w in report.warnings if "ambiguous" in w]
 
 
@@ -203,7 +279,8 @@ def test_check_warns_on_near_duplicate_examples_across_intents(intents_dir: Path
     from bot.core.content import load_content
     from bot.core.menu import Menu
 
-    engine = Engine(load_intents(intents_dir), load_content(ROOT / "content"), Menu({}, {}))
+    content = dataclasses.replace(load_content(ROOT / "content"), glossary=[])   # its links name shipped intents
+    engine = Engine(load_intents(intents_dir), content, Menu({}, {}))
     warnings = check(engine, today=dt.date(2026, 11, 29)).warnings
     assert any("ambiguous" in w and "demo.one" in w and "demo.two" in w for w in warnings)
 
@@ -212,7 +289,7 @@ def test_cli_list_json_shape() -> None:
     result = CliRunner().invoke(cli, ["intents", "list", "--json"])
     assert result.exit_code == 0
     rows = json.loads(result.output)
-    assert len(rows) == 53 and {r["id"] for r in rows} == set(REQUIRED_IDS)
+    assert len(rows) == len(REQUIRED_IDS) and {r["id"] for r in rows} == set(REQUIRED_IDS)
     for row in rows:
         assert set(row) == {"id", "audience", "examples_zh", "examples_en", "source", "related"}
         assert isinstance(row["examples_zh"], int) and row["examples_zh"] >= 12 and row["examples_en"] >= 4

@@ -290,6 +290,15 @@ async def test_overview_shows_the_numbers_and_six_charts(dash: TestClient, staff
     assert '<a href="/staff/?days=all" aria-current="true">All</a>' in text
 
 
+@pytest.mark.parametrize("path", ["/staff/?days=all", "/staff/?lang=en&days=all", "/staff/enquiries",
+                                  "/staff/unanswered", "/staff/static/staff.css"])
+async def test_the_dashboard_holds_no_emoji(dash: TestClient, path: str) -> None:
+    """Feedback is labelled in words (有帮助 / 没帮助), so nothing depends on an emoji font."""
+    await login(dash)
+    text = await (await dash.get(path)).text()
+    assert not re.search("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]", text), path
+
+
 async def test_the_interface_speaks_chinese_or_english(dash: TestClient) -> None:
     await login(dash)
     assert "提问记录" in await (await dash.get("/staff/")).text()

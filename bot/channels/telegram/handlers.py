@@ -81,7 +81,7 @@ def update_enquiry_id(bot_id: int, update_id: int) -> str:
 class UserHandlers:
     """Everything an ordinary user can do with the bot."""
 
-    COMMANDS = ("start", "help", "menu", "route", "lang", "about", "privacy")
+    COMMANDS = ("start", "help", "menu", "route", "glossary", "lang", "about", "privacy")
 
     def __init__(self, service: Service, inline_cache: int = 60) -> None:
         self.service = service
@@ -206,6 +206,14 @@ class UserHandlers:
         content = self.engine.content
         await self.say(update, context, "about", title=content.title.get(lang) or content.title["zh"],
                        number=content.number, date=render.format_date(content.date, lang))
+
+    async def cmd_glossary(self, update: Update, context: Context) -> None:
+        """/glossary [term]: the plan's terms with their general explanations, kept apart from the plan's words."""
+        if update.effective_chat is None:
+            return
+        lang = await self.prefs.lang(update.effective_user)
+        outs = render.glossary(self.engine, lang, " ".join(context.args or []))
+        await self.send(context, update.effective_chat.id, outs)
 
     async def cmd_privacy(self, update: Update, context: Context) -> None:
         """What is logged and for how long."""

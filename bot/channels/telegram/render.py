@@ -193,18 +193,46 @@ def render_reply(engine: Engine, reply: Reply, enquiry_id: str, audience: str | 
     choices; fallback with the topic menu and a contact-staff button."""
     lang = reply.lang
     message = engine.content.message
+    header = general_html(engine, reply.general, lang) if reply.general else ""
     if reply.decision == "answer" and reply.intent:
         rows = [[_button(c.title, "i", c.intent, enquiry_id)] for c in reply.related if c.intent in engine.intents]
         if reply.source:
             rows.append([_button(message("tg_original_button", lang), "o", reply.intent)])
         rows.append(feedback_row(lang, engine, enquiry_id))
-        return messages(reply.answer, InlineKeyboardMarkup(rows), quote=quote)
+        return messages(reply.answer, InlineKeyboardMarkup(rows), quote=quote, header=header)
     contact = [_button(message("tg_contact_button", lang), "h", enquiry_id)]
     if reply.decision == "clarify":
         rows = [[_button(c.title, "i", c.intent, enquiry_id)] for c in reply.choices if c.intent in engine.intents]
-        return messages(reply.answer, InlineKeyboardMarkup([*rows, contact]), quote=quote)
+        return messages(reply.answer, InlineKeyboardMarkup([*rows, contact]), quote=quote, header=header)
     topics = [_button(t.title[lang], "t", t.id) for t in engine.menu.topics_for(audience)]
-    return messages(reply.answer, InlineKeyboardMarkup([*_rows(topics, TOPICS_PER_ROW), contact]), quote=quote)
+    return messages(reply.answer, InlineKeyboardMarkup([*_rows(topics, TOPICS_PER_ROW), contact]), quote=quote,
+                    header=header)
+
+
+def general_html(engine: Engine, general: str, lang: str) -> str:
+    """The general explanation as a labelled quote, set apart from what the plan says."""
+    label = engine.content.message("general_label", lang)
+    return f"<b>{esc(label)}</b>\n<blockquote>{esc(general)}</blockquote>"
+
+
+def glossary(engine: Engine, lang: str, query: str = "") -> list[Out]:
+    """`/glossary`: every term, or the one named, each with its labelled general explanation and the plan's words."""
+    message = engine.content.message
+    terms = engine.glossary.terms
+    if query.strip():
+        found = engine.glossary.find(query)
+        if found is None:
+            return messages(message("glossary_unknown", lang, term=query.strip()))
+        terms = (found,)
+    if not terms:
+        return messages(message("glossary_empty", lang))
+    label, plan = message("general_label", lang), message("glossary_plan", lang)
+    sep = "：" if lang == "zh" else ": "
+    blocks = [message("glossary_intro", lang)] if len(terms) > 1 else []
+    for term in terms:
+        name = term.term if lang == "zh" else f"{term.en} ({term.term})"
+        blocks.append(f"【{name}】\n{label}{sep}{term.general[lang]}\n{plan}{sep}{term.plan[lang]}")
+    return messages("\n\n".join(blocks), header=f"<b>{esc(message('glossary_title', lang))}</b>")
 
 
 def render_clauses(engine: Engine, intent_id: str, lang: str) -> list[Out]:

@@ -52,6 +52,7 @@ PAGE_MESSAGES = (
     "web_offline", "web_topics", "web_privacy",
     "route_button", "route_choose_flow", "route_back", "route_restart", "route_step", "route_full_answer",
     "route_original", "route_not_in_plan", "route_ask", "route_offer", "route_offer_button", "route_source",
+    "general_label", "glossary_title", "glossary_intro", "glossary_plan",
 )
 
 # ---- request parsing ------------------------------------------------------------------------------------
@@ -111,6 +112,7 @@ def reply_json(service: Service, answered: Answered, session: str) -> dict[str, 
         "intent": reply.intent,
         "score": round(reply.score, 2),
         "answer": reply.answer,
+        "general": reply.general,
         "choices": [{"intent": c.intent, "title": c.title} for c in reply.choices],
         "related": [{"intent": c.intent, "title": c.title} for c in reply.related],
         "source": list(reply.source),
@@ -231,6 +233,14 @@ async def menu(request: web.Request) -> web.Response:
     })
 
 
+async def glossary(request: web.Request) -> web.Response:
+    """GET /api/glossary?lang=: every term with its general explanation (labelled) and what the plan says."""
+    engine = request.app[SERVICE].engine
+    lang = lang_field(request.query.get("lang")) or "zh"
+    return json_ok({"lang": lang, "label": engine.content.message("general_label", lang),
+                    "terms": engine.glossary.entries(lang)})
+
+
 async def clause(request: web.Request) -> web.Response:
     """GET /api/clause/{id}: the original text of one clause of the plan."""
     found = request.app[SERVICE].engine.clause(request.match_info["id"])
@@ -300,6 +310,7 @@ def create_app(service: Service) -> web.Application:
     app.router.add_post("/api/handoff", handoff)
     app.router.add_get("/api/menu", menu)
     app.router.add_get("/api/clause/{id}", clause)
+    app.router.add_get("/api/glossary", glossary)
     app.router.add_get("/healthz", healthz)
     add_routes(app, SERVICE, CHANNEL, _session, _check_rate)
     return app

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.core.engine import Engine, Reply
 from bot.core.menu import Topic
-from bot.core.render_text import split_text
+from bot.core.render_text import general_block, split_text
 
 MAX_BYTES = 2048        # WeChat's limit for a text message's Content, in UTF-8 bytes
 MAX_OPTIONS = 9         # a reply of one digit picks an option
@@ -49,7 +49,7 @@ def reply_text(engine: Engine, reply: Reply, audience: str | None = None) -> Ren
     """An engine reply: the answer, then "did you mean", related questions or the topic menu, numbered."""
     message = engine.content.message
     lang = reply.lang
-    text = reply.answer
+    text = general_block(engine, reply) + reply.answer
     if reply.source:
         text += "\n" + message("wx_original_hint", lang)
     if reply.choices:

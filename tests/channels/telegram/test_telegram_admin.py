@@ -171,7 +171,8 @@ async def test_reload_with_a_broken_file_keeps_the_old_intents(fake: FakeBotAPI,
     assert broken.name in visible(reply)
     assert service.engine is engine
     answer = await ask(fake, fake.user(2005), "3加2是啥子意思")
-    assert visible(answer) == engine.answer_intent("pathway.3plus2", "zh").answer
+    expected = engine.ask("3加2是啥子意思")
+    assert visible(answer).endswith(expected.answer) and expected.general in visible(answer)
     assert await logged(service, "SELECT intent FROM enquiries") == [{"intent": "pathway.3plus2"}]
 
 # ---- handoff to the staff chat and back ------------------------------------------------------------

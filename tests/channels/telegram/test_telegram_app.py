@@ -28,6 +28,7 @@ from telegram_harness import (
     press,
     running_bot,
     running_service,
+    shown,
     visible,
 )
 
@@ -42,7 +43,7 @@ STAFF_CHAT = -100777
 # ---- start-up ------------------------------------------------------------------------------------
 async def test_start_registers_commands_in_both_languages_and_polls(fake: FakeBotAPI, bot: object,
                                                                     engine: Engine) -> None:
-    expected = {"start", "help", "menu", "route", "lang", "about", "privacy"}
+    expected = {"start", "help", "menu", "route", "glossary", "lang", "about", "privacy"}
     for code, lang in (("", "zh"), ("zh", "zh"), ("en", "en")):
         registered = fake.commands[('{"type": "default"}', code)]
         assert {c["command"] for c in registered} == expected
@@ -110,7 +111,7 @@ async def test_flood_control_on_send_is_retried(fake: FakeBotAPI, bot: object, e
     user = fake.user(1072)
     fake.fail("sendMessage", status=429, retry_after=1)
     reply = await ask(fake, user, "3加2是啥子意思")
-    assert visible(reply) == engine.answer_intent("pathway.3plus2", "zh").answer
+    assert visible(reply) == shown(engine, "3加2是啥子意思")
     assert [c.status for c in fake.find("sendMessage", ok=None)] == [429, 200]
 
 
@@ -173,7 +174,7 @@ async def test_webhook_mode_registers_and_answers_and_refuses_wrong_secrets(
         assert fake.webhook == {"url": url, "secret_token": "s3cret_Value-1"}
         assert fake.find("getUpdates", ok=None) == []
         reply = await ask(fake, user, "3加2是啥子意思")
-        assert visible(reply) == engine.answer_intent("pathway.3plus2", "zh").answer
+        assert visible(reply) == shown(engine, "3加2是啥子意思")
         update = {"update_id": 999, "message": {"message_id": 1, "date": 0, "chat": {"id": 1090, "type": "private"},
                                                 "from": user, "text": "你好"}}
         async with aiohttp.ClientSession() as http:
@@ -207,7 +208,7 @@ async def test_webhook_inside_vocbot_serve_app_reports_health(settings: Settings
         async with aiohttp.ClientSession() as http:
             await fake.wait_for(lambda: fake.webhook.get("url"))
             reply = await ask(fake, fake.user(1091), "3加2是啥子意思")
-            assert visible(reply) == engine.answer_intent("pathway.3plus2", "zh").answer
+            assert visible(reply) == shown(engine, "3加2是啥子意思")
             async with http.get(base + "/healthz") as response:
                 assert (await response.json())["telegram"] == "webhook"
             async with http.post(base + WEBHOOK_PATH, json={"update_id": 5}) as response:

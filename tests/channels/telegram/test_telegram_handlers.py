@@ -26,6 +26,7 @@ from telegram_harness import (
     rows,
     running_bot,
     running_service,
+    shown,
     visible,
 )
 
@@ -99,7 +100,7 @@ async def test_colloquial_question_is_answered_with_citation_and_buttons(
     reply = await ask(fake, user, "3加2是啥子意思")
     assert reply.params["parse_mode"] == "HTML"
     intent = engine.intents["pathway.3plus2"]
-    assert visible(reply) == engine.answer_intent("pathway.3plus2", "zh").answer
+    assert visible(reply) == shown(engine, "3加2是啥子意思")
     assert "北碚府发〔2020〕44号" in visible(reply)
     [row] = await logged(service, "SELECT id, decision, intent, channel, user_key, chat_type FROM enquiries")
     assert (row["decision"], row["intent"], row["channel"], row["chat_type"]) == \
@@ -108,6 +109,32 @@ async def test_colloquial_question_is_answered_with_citation_and_buttons(
     eid = row["id"]
     assert data_of(reply) == [f"i:{r}:{eid}" for r in intent.related] + \
         ["o:pathway.3plus2", f"f:+:{eid}", f"f:-:{eid}"]
+
+
+async def test_a_meaning_question_gets_the_general_block_as_a_labelled_quote(fake: FakeBotAPI, bot: object,
+                                                                             engine: Engine) -> None:
+    reply = await ask(fake, fake.user(1012), "3加2是啥子意思")
+    general = engine.ask("3加2是啥子意思").general
+    label = engine.content.message("general_label", "zh")
+    assert reply.params["text"].startswith(f"<b>{label}</b>\n<blockquote>{html.escape(general, quote=False)}"
+                                           "</blockquote>\n\n")
+
+
+@pytest.mark.parametrize(("command", "lang", "expected"), [
+    ("/glossary", "zh", "术语表"),
+    ("/glossary 3+2", "zh", "【3+2】"),
+    ("/glossary 学分银行", "en", "credit bank (学分银行)"),
+    ("/glossary 火锅", "zh", "术语表里没有“火锅”"),
+])
+async def test_glossary_command(fake: FakeBotAPI, bot: object, engine: Engine, command: str, lang: str,
+                                expected: str) -> None:
+    user = fake.user(1013 if lang == "zh" else 1014, language_code=lang)
+    reply = await ask(fake, user, command)
+    assert expected in visible(reply)
+    if command == "/glossary 3+2":
+        term = next(t for t in engine.content.glossary if t.term == "3+2")
+        label = engine.content.message("general_label", "zh")
+        assert f"{label}：{term.general['zh']}" in visible(reply) and term.plan["zh"] in visible(reply)
 
 
 async def test_follow_up_button_answers_and_logs_the_parent(fake: FakeBotAPI, bot: object, engine: Engine,
@@ -264,7 +291,7 @@ async def test_an_edited_question_is_answered_again(fake: FakeBotAPI, bot: objec
     mark = fake.mark()
     fake.edit(message, "3加2是啥子意思")
     reply = await fake.reply_to(message, since=mark)
-    assert visible(reply) == engine.answer_intent("pathway.3plus2", "zh").answer
+    assert visible(reply) == shown(engine, "3加2是啥子意思")
 
 
 async def test_group_answers_only_commands_mentions_and_replies(fake: FakeBotAPI, bot: object,
@@ -276,7 +303,7 @@ async def test_group_answers_only_commands_mentions_and_replies(fake: FakeBotAPI
     fake.send_media(user, "sticker", chat=group)                 # ignored
     mention = fake.say(user, f"@{BOT_USERNAME} 3加2是啥子意思", chat=group)
     reply = await fake.reply_to(mention, since=mark)
-    assert visible(reply) == engine.answer_intent("pathway.3plus2", "zh").answer
+    assert visible(reply) == shown(engine, "3加2是啥子意思")
     assert reply.params["reply_parameters"]                      # quotes the question in a group
     assert len(fake.find("sendMessage", since=mark)) == 1
     threaded = await ask(fake, user, "3加4呢", chat=group, reply_to=fake.sent_message(reply))

@@ -168,3 +168,36 @@ async def test_the_web_chat_in_a_real_browser(server: str, page: Page, settings:
     await desktop.screenshot(path=str(ARTIFACTS / "web-desktop.png"))
     for name in ("web-phone-answer.png", "web-phone.png", "web-desktop.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+async def test_general_block_glossary_view_and_icons_without_emoji(server: str, page: Page,
+                                                                    engine: Engine) -> None:
+    """The general explanation sits in its own labelled box; the glossary opens in the chat; the feedback
+    buttons are inline SVG with their accessible names, so nothing depends on an emoji font."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.goto(server)
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    reply = engine.ask(COLLOQUIAL_3PLUS2)
+    await ask(page, COLLOQUIAL_3PLUS2)
+    answer = page.locator("#log article.reply").last
+    label = engine.content.message("general_label", "zh")
+    general = answer.locator("section.general")
+    await expect(general).to_have_attribute("aria-label", label)
+    await expect(general.locator(".general-label")).to_have_text(label)
+    await expect(general.locator(".general-text")).to_have_text(reply.general)
+    await expect(answer.locator(".answer")).not_to_contain_text(reply.general)
+    await expect(page.get_by_role("button", name=engine.content.message("web_helpful", "zh"))).to_have_count(1)
+    await expect(page.get_by_role("button", name=engine.content.message("web_not_helpful", "zh"))).to_have_count(1)
+    assert await answer.locator(".feedback button svg[aria-hidden='true']").count() == 2
+    assert await answer.locator(".citation svg").count() == 1
+
+    await page.locator("#glossary").click()
+    view = page.locator("#log article.glossary")
+    await expect(view.locator(".glossary-title")).to_have_text(engine.content.message("glossary_title", "zh"))
+    await expect(view.locator("details.term")).to_have_count(len(engine.content.glossary))
+    first = engine.content.glossary[0]
+    await view.locator("details.term summary").first.click()
+    await expect(view.locator("details.term").first.locator(".general-text")).to_have_text(first.general["zh"])
+    await expect(view.locator("details.term").first.locator(".plan-text")).to_have_text(first.plan["zh"])
+    text = await page.evaluate("document.documentElement.outerHTML")
+    assert not any(0x1F000 <= ord(c) <= 0x1FAFF or 0x2600 <= ord(c) <= 0x27BF for c in text)

@@ -394,3 +394,14 @@ async def test_a_failing_answer_is_one_line_and_the_retry_tries_again(
     retried = await fake.deliver(fields)
     assert retried.reply is not None and "三(一)4" in retried.reply["Content"]
     assert len(rows(settings)) == 1
+
+
+async def test_a_question_about_a_term_gets_the_labelled_general_block(channel: WeChatChannel, fake: FakeWeChat,
+                                                                       engine: Engine) -> None:
+    reply = engine.ask("3加2是啥子意思")
+    assert reply.general
+    delivery = await fake.deliver(fake.text(OPENID, "3加2是啥子意思"))
+    assert delivery.reply is not None
+    content = delivery.reply["Content"]
+    assert content.startswith(f"[{engine.content.message('general_label', 'zh')}]")
+    assert content.index(reply.general[:20]) < content.index("三(一)4")

@@ -69,6 +69,8 @@
     return text;
   }
 
+  const icon = window.vocbotIcon;   // icons.js: inline SVG, no emoji font needed
+
   function button(label, onclick, extra) {
     return el("button", Object.assign({ type: "button", class: "choice", text: label, onclick }, extra || {}));
   }
@@ -153,9 +155,9 @@
       if (result.status !== 200) for (const b of block.querySelectorAll("button")) b.disabled = false;
     };
     const up = el("button", { type: "button", class: "thumb", "aria-label": t("web_helpful"), title: t("web_helpful"),
-      "aria-pressed": "false", "data-value": "1", text: "\u{1F44D}" });
+      "aria-pressed": "false", "data-value": "1" }, [icon("up")]);
     const down = el("button", { type: "button", class: "thumb", "aria-label": t("web_not_helpful"),
-      title: t("web_not_helpful"), "aria-pressed": "false", "data-value": "-1", text: "\u{1F44E}" });
+      title: t("web_not_helpful"), "aria-pressed": "false", "data-value": "-1" }, [icon("down")]);
     up.addEventListener("click", () => send(1, up));
     down.addEventListener("click", () => send(-1, down));
     block.appendChild(up);
@@ -163,13 +165,40 @@
     return block;
   }
 
+  // A general explanation: the glossary's words, never the plan's, in a block labelled as such.
+  function generalBlock(text) {
+    return el("section", { class: "general", "aria-label": t("general_label") }, [
+      el("p", { class: "general-label" }, [icon("info"), el("span", { text: t("general_label") })]),
+      el("p", { class: "general-text", text }),
+    ]);
+  }
+
+  async function showGlossary() {
+    const result = await api("/api/glossary?lang=" + encodeURIComponent(state.lang));
+    if (result.status !== 200) return failed(result, null);
+    const list = el("div", { class: "glossary-list" });
+    for (const term of result.data.terms) {
+      list.appendChild(el("details", { class: "term" }, [
+        el("summary", { text: term.name }),
+        generalBlock(term.general),
+        el("p", { class: "plan-label", text: t("glossary_plan") }),
+        el("p", { class: "plan-text", text: term.plan }),
+      ]));
+    }
+    const item = addMessage("bot", [el("h3", { class: "glossary-title", text: t("glossary_title") }),
+      el("p", { class: "text", text: t("glossary_intro") }), list], "glossary");
+    item.focus({ preventScroll: true });
+    return item;
+  }
+
   function addReply(data, pending) {
     const children = [];
+    if (data.general) children.push(generalBlock(data.general));
     let body = data.answer || "";
     const citation = data.citation || "";
     if (citation && body.trimEnd().endsWith(citation)) body = body.trimEnd().slice(0, -citation.length).trimEnd();
     children.push(el("p", { class: "text answer", text: body }));
-    if (citation) children.push(el("p", { class: "citation", text: citation }));
+    if (citation) children.push(el("p", { class: "citation" }, [icon("book"), el("span", { text: citation })]));
     if (data.clauses && data.clauses.length && citation) children.push(clausesBlock(data.clauses));
     if (data.choices && data.choices.length) {
       children.push(buttonsBlock("", data.choices, (c) => pick(c, data.enquiry_id)));
@@ -284,6 +313,7 @@
     $("send").textContent = t("web_send");
     $("staff").textContent = t("contact_staff");
     $("route-start").textContent = t("route_button");
+    $("glossary").textContent = t("glossary_title");
     $("privacy-title").textContent = t("web_privacy");
     $("privacy-text").textContent = t("privacy");
     $("langs").setAttribute("aria-label", t("web_language"));
@@ -345,6 +375,7 @@
       b.addEventListener("click", () => setLang(b.getAttribute("data-lang")));
     }
     $("staff").addEventListener("click", () => contactStaff(null));
+    $("glossary").addEventListener("click", () => showGlossary());
   }
 
   async function start() {
