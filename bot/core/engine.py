@@ -12,6 +12,7 @@ from bot.core.intents import Intent, IntentSet, Limit, load_intents
 from bot.core.matcher import Matcher, Scored
 from bot.core.menu import Menu, load_menu
 from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
+from bot.core.schemas import check_thresholds
 from bot.errors import DataError
 
 DECISIONS = ("answer", "clarify", "fallback")
@@ -65,6 +66,8 @@ class Engine:
         self.normalizer = Normalizer(intent_set.synonyms)
         self.matcher = Matcher(intent_set, self.normalizer, intent_set.matching)
         self.thresholds = {**DEFAULT_THRESHOLDS, **(intent_set.matching.get("thresholds") or {})}
+        where = Path(intent_set.files[0]).parent if intent_set.files else Path("intents")
+        check_thresholds(self.thresholds, str(where / "matching.yaml"))
         _check_references(self)
 
     @classmethod
