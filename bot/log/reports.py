@@ -25,7 +25,8 @@ EXPORT_COLUMNS = ("id", "ts", "channel", "user_key", "chat_type", "lang", "audie
                   "normalized", "decision", "intent", "score", "candidates", "latency_ms", "intents_version",
                   "feedback", "feedback_comment")
 FILTERS = ("since", "until", "channel", "decision", "intent", "audience", "q")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets also run a formula after leading blanks or line breaks, and read full-width signs as ASCII ones.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", " ", "\u3000", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _LATEST_FEEDBACK = "(SELECT max(f2.id) FROM feedback f2 WHERE f2.enquiry_id = e.id)"
 
 Suggest = Callable[[str], Sequence[tuple[str, float]]]

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.channels.guards import strict_int
 from bot.channels.web.http import SECURITY_HEADERS, security_headers
 from bot.core.learn import promote_text
 from bot.errors import VocbotError
@@ -158,7 +159,12 @@ def _days(request: web.Request, default: int | None = DEFAULT_DAYS) -> int | Non
     raw = request.query.get("days", "")
     if raw == "all":
         return None
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 3660 else default
+    if raw == "":
+        return default
+    days = strict_int(raw, 1, 3660)
+    if days is None:
+        raise web.HTTPBadRequest(text="days must be a whole number from 1 to 3660, or all.\n")
+    return days
 
 
 def _since(days: int | None) -> str | None:
@@ -248,7 +254,9 @@ async def enquiries(request: web.Request) -> web.Response:
     service = _state(request).service
     filters = {k: request.query[k].strip()[:200] for k in reports.FILTERS if request.query.get(k, "").strip()}
     page_raw = request.query.get("page", "1")
-    page = int(page_raw) if page_raw.isdigit() and 0 < int(page_raw) < 1_000_000 else 1
+    page = strict_int(page_raw, 1, 999_999)
+    if page is None:
+        raise web.HTTPBadRequest(text="page must be a whole number from 1 to 999999.\n")
     view = _view(request, "enquiries")
     try:
         result = await service.store.aread(reports.search_enquiries, filters, page, PER_PAGE,

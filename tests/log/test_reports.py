@@ -282,6 +282,17 @@ def test_csv_export_matches_the_rows_and_defuses_formulas(log: sqlite3.Connectio
     assert out.getvalue() == reports.export_csv(db, "2026-03-04")
 
 
+@pytest.mark.parametrize("text", ["\n=1+1", " =1+1", "\uff1dHYPERLINK(\"http://x\")", "\uff0b1", "\uff0d1",
+                                  "\uff20SUM(A1)", "\u3000=1"])
+def test_csv_defuses_formulas_after_blanks_line_breaks_and_full_width_signs(log: sqlite3.Connection,
+                                                                           db: sqlite_utils.Database,
+                                                                           text: str) -> None:
+    """Issue 12 leftover: cells starting with LF, a space or a full-width sign were exported bare."""
+    add(log, "g1", "2026-03-05T00:00:00+00:00", text=text)
+    parsed = list(csv.DictReader(io.StringIO(reports.export_csv(db))))
+    assert parsed[-1]["text"] == "'" + text
+
+
 def test_csv_chunks_stream_the_same_text(log: sqlite3.Connection, db: sqlite_utils.Database) -> None:
     chunks = list(reports.csv_chunks(db, rows_per_chunk=2))
     assert len(chunks) == 5

@@ -383,3 +383,22 @@ async def test_the_stylesheet_is_served_from_the_package(dash: TestClient) -> No
     response = await dash.get("/staff/static/staff.css")
     assert response.status == 200 and response.content_type == "text/css"
     assert "@media" in await response.text()
+
+
+# ---- issue 12 row 10: numeric query values parsed strictly ------------------------------------------------
+@pytest.mark.parametrize("query", ["/staff/?days=²", "/staff/?days=٣", "/staff/?days=0", "/staff/?days=99999",
+                                   "/staff/?days=-1", "/staff/unanswered?days=¹", "/staff/export.csv?days=²",
+                                   "/staff/enquiries?page=¹", "/staff/enquiries?page=0", "/staff/enquiries?page=x",
+                                   "/staff/enquiries?page=1" + "0" * 30])
+async def test_non_ascii_or_out_of_range_numbers_get_400(dash: TestClient, query: str) -> None:
+    await login(dash)
+    response = await dash.get(query)
+    assert response.status == 400
+    assert "must be a whole number" in await response.text()
+
+
+@pytest.mark.parametrize("query", ["/staff/?days=7", "/staff/?days=3660", "/staff/?days=all",
+                                   "/staff/enquiries?page=1", "/staff/enquiries?page=3"])
+async def test_ascii_numbers_in_range_are_accepted(dash: TestClient, query: str) -> None:
+    await login(dash)
+    assert (await dash.get(query)).status == 200

@@ -594,3 +594,13 @@ def urllib_post(url: str, body: dict) -> dict:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a 127.0.0.1 test URL
         return json.loads(response.read())
+
+
+# ---- issue 12 row 9: deeply nested JSON on every endpoint --------------------------------------------
+@pytest.mark.parametrize("path", ["/api/chat", "/api/choice", "/api/feedback", "/api/handoff"])
+@pytest.mark.parametrize("body", [b"[" * 20000 + b"]" * 20000, b'{"text": ' + b"[" * 33 + b"]" * 33 + b"}"])
+async def test_deeply_nested_json_gets_400_with_one_sentence(client: TestClient, path: str, body: bytes) -> None:
+    response = await client.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    data = await response.json()
+    assert data == {"error": "The request body nests arrays or objects more than 32 levels deep."}
