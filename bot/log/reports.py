@@ -369,6 +369,9 @@ def purge(conn: sqlite3.Connection | sqlite_utils.Database, older_than_days: int
             counts[table] += conn.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]).rowcount  # noqa: S608
         counts["handoffs"] += conn.execute("DELETE FROM handoffs WHERE ts < ? AND id NOT IN "
                                            "(SELECT handoff_id FROM staff_replies)", [cutoff]).rowcount
+        # A handoff kept for its replies keeps no reply address past the retention period.
+        counts["reply_addresses"] = conn.execute("UPDATE handoffs SET reply_to = NULL WHERE ts < ? "
+                                                 "AND reply_to IS NOT NULL", [cutoff]).rowcount
     return {"cutoff": cutoff, **counts}
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.channels.guards import strict_int
 from bot.channels.web.http import SECURITY_HEADERS, security_headers
+from bot.config import check_password
 from bot.core.learn import promote_text
 from bot.errors import VocbotError
 from bot.log import reports
@@ -346,6 +347,7 @@ def create_staff_app(service: Service, clock: Callable[[], float] = time.monoton
     password = service.settings.staff_password
     if not password:
         return _disabled_app(service)
+    check_password(password)
     app = web.Application(middlewares=[security_headers, guard])
     app[STAFF] = StaffState(service, hashlib.sha256(password.encode("utf-8")).digest(), clock)
     app[CSS] = CSS_PATH.read_bytes()

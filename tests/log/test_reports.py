@@ -390,7 +390,7 @@ def test_purge_deletes_old_enquiries_with_everything_linked(conn: sqlite3.Connec
                  [ago(300)])
     result = reports.purge(conn, 180, now=NOW, chunk=chunk)
     assert result == {"cutoff": ago(180), "enquiries": 3, "feedback": 3, "handoffs": 3, "staff_replies": 3,
-                      "promotions": 1, "user_prefs": 3}
+                      "promotions": 1, "user_prefs": 3, "reply_addresses": 0}
     def left(table: str) -> list[str]:
         return [r[0] for r in conn.execute(f"SELECT enquiry_id FROM {table} ORDER BY 1")]  # noqa: S608 - test tables
     assert [r[0] for r in conn.execute("SELECT id FROM enquiries ORDER BY id")] == ["e3", "e4"]
@@ -404,3 +404,14 @@ def test_purge_deletes_old_enquiries_with_everything_linked(conn: sqlite3.Connec
 def test_purge_keeps_at_least_a_day(conn: sqlite3.Connection) -> None:
     with pytest.raises(ValueError, match="at least 1 day"):
         reports.purge(conn, 0)
+
+
+def test_purge_deletes_reply_addresses_past_the_retention_period(conn: sqlite3.Connection) -> None:
+    """Issue 12 row 3: a handoff kept for its staff replies keeps no reply address past the retention period."""
+    add(conn, "r1", ago(10))
+    conn.executemany("INSERT INTO handoffs (enquiry_id, ts, channel, user_key, reply_to, status) "
+                     "VALUES ('r1', ?, 'telegram', 'k', ?, 'open')", [(ago(200), "s1:old"), (ago(5), "s1:new")])
+    conn.execute("INSERT INTO staff_replies (handoff_id, enquiry_id, ts, text) VALUES (1, 'r1', ?, 'hi')", [ago(5)])
+    result = reports.purge(conn, 180, now=NOW)
+    assert result["reply_addresses"] == 1
+    assert [r[0] for r in conn.execute("SELECT reply_to FROM handoffs ORDER BY id")] == [None, "s1:new"]

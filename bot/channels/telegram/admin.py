@@ -149,8 +149,12 @@ class StaffHandlers:
         prefs = await asyncio.to_thread(self.service.store.get_pref, handoff["user_key"] or "")
         lang = (prefs or {}).get("lang") or "zh"
         header = f"<b>{render.esc(self.engine.content.message('staff_reply', lang))}</b>"
+        address = self.service.store.reply_address(handoff)
+        if address is None:              # already answered (the address is deleted once used) or expired
+            await self._tell_staff(context, message, "tg_staff_address_gone")
+            return
         try:
-            await self.users.send(context, int(handoff["reply_to"]), render.messages(message.text, header=header))
+            await self.users.send(context, int(address), render.messages(message.text, header=header))
         except (Forbidden, BadRequest) as exc:
             await self._tell_staff(context, message, "tg_staff_undeliverable", reason=str(exc))
             return
