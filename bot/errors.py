@@ -30,3 +30,7 @@ class StoreError(VocbotError):
 
 class UnknownEnquiry(VocbotError):
     """An enquiry id does not exist in the log."""
+
+
+class NotYours(VocbotError):
+    """A button or feedback names an enquiry that another user (or session) asked."""

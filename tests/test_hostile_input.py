@@ -81,8 +81,11 @@ async def test_the_engine_replies_and_the_service_logs_one_row(name: str, engine
     answered = await service.ask(text, channel="web", user_id="hostile")
     assert answered.reply.decision == reply.decision
     assert count_rows(service) == 1
-    stored = service.store.read(lambda db: db.execute("SELECT text FROM enquiries").fetchone()[0])
-    assert stored == text.encode("utf-8", "replace").decode("utf-8")   # surrogates replaced, nothing cut
+    stored, length, truncated = service.store.read(
+        lambda db: db.execute("SELECT text, text_length, truncated FROM enquiries").fetchone())
+    # surrogates replaced; cut to the first 2,000 characters (issue 12 row 7), the full length kept
+    assert stored == text[:2000].encode("utf-8", "replace").decode("utf-8")
+    assert (length, truncated) == (len(text), int(len(text) > 2000))
     no_tracebacks(caplog)
 
 

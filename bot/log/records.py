@@ -9,7 +9,6 @@ import logging
 import os
 import secrets
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,8 @@ def utcnow() -> str:
 
 
 def new_id() -> str:
-    """A 16-character, time-ordered, random enquiry id (safe in Telegram callback data)."""
-    value = (time.time_ns() // 1_000_000) << 30 | secrets.randbits(30)
-    return "".join(_B32[(value >> shift) & 31] for shift in range(75, -1, -5))[-16:]
+    """A 16-character random enquiry id (80 bits: not guessable, not sequential; safe in Telegram callback data)."""
+    return "".join(secrets.choice(_B32) for _ in range(16))
 
 
 def load_hash_key(settings: Settings) -> bytes:
@@ -107,6 +105,8 @@ class EnquiryRecord:
     intents_version: str | None = None
     via: str = "text"
     parent_id: str | None = None
+    text_length: int | None = None       # characters of the question as sent (text holds at most 2,000)
+    truncated: int = 0                   # 1 when text is only the start of the question
 
     def row(self) -> dict[str, Any]:
         """The column values, for the writer (a shallow copy: every field is a plain value, so no deep asdict)."""
@@ -115,6 +115,7 @@ class EnquiryRecord:
     @classmethod
     def from_reply(cls, reply: Any, channel: str, user_key: str | None, **extra: Any) -> EnquiryRecord:
         """Build the row for an engine reply."""
+        extra.setdefault("text_length", len(reply.question))
         return cls(id=extra.pop("id", None) or new_id(), ts=utcnow(), channel=channel, user_key=user_key,
                    text=reply.question, decision=reply.decision, intent=reply.intent, score=reply.score,
                    candidates=json.dumps([{"intent": c.intent, "score": c.score} for c in reply.candidates]),

@@ -229,8 +229,8 @@ class Store:
     def find_enquiry(self, enquiry_id: str) -> dict[str, Any] | None:
         """The channel, pseudonym, intent, language and text of one enquiry, or None when it is not in the log."""
         def query(db: sqlite_utils.Database) -> dict[str, Any] | None:
-            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text FROM enquiries WHERE id = ?",
-                                 [enquiry_id]))
+            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text, text_length FROM enquiries "
+                                 "WHERE id = ?", [enquiry_id]))
             return rows[0] if rows else None
         return self.read(query)
 

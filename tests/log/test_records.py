@@ -19,13 +19,14 @@ from bot.log.migrate import connect
 from bot.log.records import EnquiryRecord, apply_write, load_hash_key, new_id, promotion_row, storable, utcnow
 
 
-def test_ids_are_16_url_safe_characters_ordered_by_time() -> None:
+def test_ids_are_16_random_url_safe_characters() -> None:
+    """Issue 12 row 11: public ids are not guessable (they used to start with the millisecond clock)."""
     ids = [new_id() for _ in range(2000)]
     assert all(re.fullmatch(r"[0-9a-hjkmnp-tv-z]{16}", i) for i in ids)
     assert len(set(ids)) == len(ids)
-    later = new_id()
-    assert all(i[:8] <= later[:8] for i in ids)          # the leading characters are the millisecond clock
-    assert len(later.encode()) < 64                        # fits Telegram callback data with room to spare
+    assert len({i[:2] for i in ids}) > 500                 # no shared prefix: 1,024 possible, all equally likely
+    assert ids != sorted(ids)
+    assert len(ids[0].encode()) < 64                       # fits Telegram callback data with room to spare
 
 
 def test_timestamps_are_utc_iso_with_microseconds() -> None:

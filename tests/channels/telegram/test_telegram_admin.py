@@ -264,8 +264,9 @@ async def test_a_10000_character_question(settings: Settings, engine: Engine, fa
     async with running_service(bot_settings(settings, fake, staff_chat_id=STAFF_CHAT), engine) as service, \
             running_bot(service):
         reply = await ask(fake, user, question)
-        [row] = await logged(service, "SELECT id, text FROM enquiries")
-        assert row["text"] == question                     # the log keeps every character
+        [row] = await logged(service, "SELECT id, text, text_length, truncated FROM enquiries")
+        # Issue 12 row 7: the log keeps the first 2,000 characters, the full length and a flag.
+        assert (row["text"], row["text_length"], row["truncated"]) == (question[:2000], 10_000, 1)
         contact = f"h:{row['id']}"
         if contact not in data_of(reply):                     # an answer: 👎 first, then contact staff
             await press(fake, user, reply, f"f:-:{row['id']}", method="editMessageReplyMarkup")
