@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -37,7 +38,7 @@ def build_app(settings: Settings, service: Service | None = None) -> web.Applica
 
 async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then drain the log and stop."""
-    app = build_app(settings)
+    app = build_app(dataclasses.replace(settings, host=host))     # the Host allow-list includes the bound host
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__
+from bot.channels.web import edge
 from bot.channels.web.http import (
     MAX_BODY,
     ApiError,
@@ -301,7 +302,9 @@ async def _service_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(service: Service) -> web.Application:
     """The web chat application; the service's log writer starts and drains with the app."""
-    app = web.Application(middlewares=[security_headers, api_errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[edge.middleware(service.settings), security_headers, api_errors],
+                          client_max_size=MAX_BODY)
+    app.on_response_prepare.append(edge.server_header)
     app[SERVICE] = service
     app[BYTE_BUDGET] = ByteBudget(STORED_BYTES_PER_MINUTE)
     rate = service.settings.address_rate_per_minute
