@@ -10,6 +10,7 @@ import sys
 
 from aiohttp import web
 
+from bot.channels.web.timeouts import GuardedRunner
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.service import Service
@@ -39,7 +40,7 @@ def build_app(settings: Settings, service: Service | None = None) -> web.Applica
 async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then drain the log and stop."""
     app = build_app(dataclasses.replace(settings, host=host))     # the Host allow-list includes the bound host
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    runner = GuardedRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__
-from bot.channels.web import edge
+from bot.channels.web import edge, timeouts
 from bot.channels.web.http import (
     MAX_BODY,
     ApiError,
@@ -302,7 +302,8 @@ async def _service_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(service: Service) -> web.Application:
     """The web chat application; the service's log writer starts and drains with the app."""
-    app = web.Application(middlewares=[edge.middleware(service.settings), security_headers, api_errors],
+    app = web.Application(middlewares=[edge.middleware(service.settings), security_headers, api_errors,
+                                       timeouts.body_deadline],
                           client_max_size=MAX_BODY)
     app.on_response_prepare.append(edge.server_header)
     app[SERVICE] = service
