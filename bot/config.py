@@ -76,6 +76,7 @@ class Settings:
     retention_days: int = 180
     rate_per_minute: int = 20
     address_rate_per_minute: int = 600
+    address_bytes_per_minute: int = 2_000_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +112,8 @@ class Settings:
             rate_per_minute=_int("VOCBOT_RATE_PER_MINUTE", get("VOCBOT_RATE_PER_MINUTE"), 20) or 20,
             address_rate_per_minute=max(0, _int("VOCBOT_ADDRESS_RATE_PER_MINUTE",
                                                 get("VOCBOT_ADDRESS_RATE_PER_MINUTE"), 600) or 0),
+            address_bytes_per_minute=max(0, _int("VOCBOT_ADDRESS_BYTES_PER_MINUTE",
+                                                 get("VOCBOT_ADDRESS_BYTES_PER_MINUTE"), 2_000_000) or 0),
         )
 
 

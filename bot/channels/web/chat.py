@@ -40,7 +40,6 @@ CHANNEL = "web"
 SERVICE = web.AppKey("vocbot_service", Service)
 ADDRESS_LIMITER = web.AppKey("vocbot_address_limiter", RateLimiter)
 BYTE_BUDGET = web.AppKey("vocbot_byte_budget", ByteBudget)
-STORED_BYTES_PER_MINUTE = 2_000_000   # question and comment text an address may add to the log per minute
 # serve.py sets app[TELEGRAM_STATE] to a short state ("polling", "webhook", "error: ...") or a
 # callable returning one; /healthz reports "off" when it is absent.
 TELEGRAM_STATE = web.AppKey("telegram_state", object)
@@ -85,8 +84,9 @@ def _check_rate(request: web.Request, rate_key: str, lang: str | None, stored: s
         raise _rate_limited(service, lang, "Too many requests from your address; please wait a minute.")
     if not service.allow(CHANNEL, rate_key):
         raise _rate_limited(service, lang, "Too many requests in this session; please wait a minute.")
+    budget = request.app.get(BYTE_BUDGET)
     size = len(stored.encode("utf-8", "replace"))
-    if size and not request.app[BYTE_BUDGET].allow(request.remote or "unknown", size):
+    if budget is not None and size and not budget.allow(request.remote or "unknown", size):
         raise _rate_limited(service, lang, "Too much text from your address in the last minute; please wait.")
 
 
@@ -307,7 +307,8 @@ def create_app(service: Service) -> web.Application:
                           client_max_size=MAX_BODY)
     app.on_response_prepare.append(edge.server_header)
     app[SERVICE] = service
-    app[BYTE_BUDGET] = ByteBudget(STORED_BYTES_PER_MINUTE)
+    if service.settings.address_bytes_per_minute > 0:
+        app[BYTE_BUDGET] = ByteBudget(service.settings.address_bytes_per_minute)
     rate = service.settings.address_rate_per_minute
     if rate > 0:
         app[ADDRESS_LIMITER] = RateLimiter(rate)

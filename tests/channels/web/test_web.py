@@ -660,13 +660,12 @@ async def test_long_questions_are_stored_capped_with_their_full_length(client: T
         {"text_length": 3, "truncated": 0}]
 
 
-async def test_an_address_storing_over_its_byte_budget_gets_429(settings: Settings, engine: Engine,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_address_storing_over_its_byte_budget_gets_429(settings: Settings, engine: Engine) -> None:
     """The review filled 175 MB in 25 s with 63 KB questions; now 2,000 characters each, 2 MB a minute
     (a tenth of that here, to keep the test short)."""
-    assert web.STORED_BYTES_PER_MINUTE == 2_000_000
-    monkeypatch.setattr(web, "STORED_BYTES_PER_MINUTE", 200_000)
-    generous = dataclasses.replace(settings, rate_per_minute=100_000, address_rate_per_minute=0)
+    assert Settings.from_env({}).address_bytes_per_minute == 2_000_000
+    generous = dataclasses.replace(settings, rate_per_minute=100_000, address_rate_per_minute=0,
+                                   address_bytes_per_minute=200_000)
     async with serving(generous, engine) as c:
         body = json.dumps({"text": "问" * 20_000}, ensure_ascii=False).encode()    # 60 KB before the cap
         statuses = []
