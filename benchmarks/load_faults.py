@@ -57,7 +57,7 @@ async def start_server(db: Path, fake_url: str) -> tuple[subprocess.Popen, str]:
     """`vocbot serve --port 0`; returns the process and its base URL once it prints it."""
     env = {**os.environ, "VOCBOT_DB": str(db), "VOCBOT_HASH_KEY": "bench", "TELEGRAM_BOT_TOKEN": TOKEN,
            "TELEGRAM_API_URL": fake_url, "VOCBOT_RATE_PER_MINUTE": "1000000",
-           "VOCBOT_ADDRESS_RATE_PER_MINUTE": "0", "PYTHONUNBUFFERED": "1"}
+           "VOCBOT_ADDRESS_RATE_PER_MINUTE": "0", "VOCBOT_ADDRESS_BYTES_PER_MINUTE": "0", "PYTHONUNBUFFERED": "1"}
     for name in ("VOCBOT_WEBHOOK_URL", "VOCBOT_WEBHOOK_SECRET", "VOCBOT_STAFF_CHAT_ID"):
         env.pop(name, None)
     proc = subprocess.Popen([*vocbot_command(), "serve", "--port", "0"], env=env, stdout=subprocess.PIPE,

@@ -37,7 +37,7 @@ from bot.core.engine import Engine  # noqa: E402
 from bot.log.store import Store  # noqa: E402
 from bot.service import Service  # noqa: E402
 
-PASSWORD = "bench"  # noqa: S105 - a throw-away password for the in-process benchmark
+PASSWORD = "bench-staff-password"  # noqa: S105 - a throw-away password for the in-process benchmark
 RUNS = 5
 
 

@@ -48,7 +48,9 @@ WARM_UP = 20
 def start_server(db_dir: Path, web_layer_only: bool = False) -> tuple[subprocess.Popen, str]:
     """Start `vocbot serve --port 0` (or its memoised-engine twin) and return it with the URL it prints."""
     env = {**os.environ, "VOCBOT_DB": str(db_dir / "bench.db"), "VOCBOT_HASH_KEY": "benchmark",
-           "VOCBOT_ADDRESS_RATE_PER_MINUTE": "100000000", "PYTHONUNBUFFERED": "1"}
+           "VOCBOT_ADDRESS_RATE_PER_MINUTE": "100000000", "VOCBOT_ADDRESS_BYTES_PER_MINUTE": "0",
+           # One load generator is one address: new users (no session yet) all count as its one session.
+           "VOCBOT_RATE_PER_MINUTE": "100000000", "PYTHONUNBUFFERED": "1"}
     env.pop("TELEGRAM_BOT_TOKEN", None)
     command = ([sys.executable, str(Path(__file__).resolve()), "--serve-memoized"] if web_layer_only
                else [*vocbot_command(), "serve", "--port", "0"])

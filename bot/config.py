@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from bot.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_WECHAT_API_URL = "https://api.weixin.qq.com"
+MIN_PASSWORD = 12           # characters of VOCBOT_STAFF_PASSWORD
 
 
 def _int_list(name: str, raw: str) -> frozenset[int]:
@@ -28,6 +30,23 @@ def _int(name: str, raw: str | None, default: int | None) -> int | None:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def _words(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _addresses(name: str, raw: str | None) -> tuple[str, ...]:
+    """IP addresses or networks (10.0.0.0/8), checked now so a typo fails at start-up."""
+    out = []
+    for part in _words(raw):
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name} must be comma-separated IP addresses or networks, e.g. 127.0.0.1,10.0.0.0/8; "
+                              f"{part!r} is neither.") from None
+        out.append(part)
+    return tuple(out)
 
 
 def _flag(raw: str | None) -> bool:
@@ -51,6 +70,9 @@ class Settings:
     staff_chat_id: int | None = None
     staff_password: str | None = None
     hash_key: str | None = None
+    hash_key_file: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
     store_raw_ids: bool = False
     retention_days: int = 180
     rate_per_minute: int = 20
@@ -60,6 +82,7 @@ class Settings:
     wechat_app_id: str | None = None
     wechat_app_secret: str | None = None
     wechat_api_url: str = DEFAULT_WECHAT_API_URL
+    address_bytes_per_minute: int = 2_000_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +101,8 @@ class Settings:
                               "shown on the Official Account's server configuration page.")
         if wechat_aes_key and not get("WECHAT_APP_ID"):
             raise ConfigError("WECHAT_AES_KEY is set but WECHAT_APP_ID is not: safe mode needs the AppID too.")
+        password = get("VOCBOT_STAFF_PASSWORD") or None
+        check_password(password)
         return cls(
             intents_dir=Path(get("VOCBOT_INTENTS_DIR") or ROOT / "intents"),
             content_dir=Path(get("VOCBOT_CONTENT_DIR") or ROOT / "content"),
@@ -90,8 +115,11 @@ class Settings:
             webhook_secret=webhook_secret,
             admin_ids=_int_list("VOCBOT_ADMIN_IDS", get("VOCBOT_ADMIN_IDS") or ""),
             staff_chat_id=_int("VOCBOT_STAFF_CHAT_ID", get("VOCBOT_STAFF_CHAT_ID"), None),
-            staff_password=get("VOCBOT_STAFF_PASSWORD") or None,
+            staff_password=password,
             hash_key=get("VOCBOT_HASH_KEY") or None,
+            hash_key_file=Path(get("VOCBOT_HASH_KEY_FILE") or "") if get("VOCBOT_HASH_KEY_FILE") else None,
+            trusted_proxies=_addresses("VOCBOT_TRUSTED_PROXY", get("VOCBOT_TRUSTED_PROXY")),
+            allowed_hosts=tuple(h.lower() for h in _words(get("VOCBOT_ALLOWED_HOSTS"))),
             store_raw_ids=_flag(get("VOCBOT_STORE_RAW_IDS")),
             retention_days=_int("VOCBOT_RETENTION_DAYS", get("VOCBOT_RETENTION_DAYS"), 180) or 180,
             rate_per_minute=_int("VOCBOT_RATE_PER_MINUTE", get("VOCBOT_RATE_PER_MINUTE"), 20) or 20,
@@ -102,4 +130,13 @@ class Settings:
             wechat_app_id=get("WECHAT_APP_ID") or None,
             wechat_app_secret=get("WECHAT_APP_SECRET") or None,
             wechat_api_url=(get("WECHAT_API_URL") or DEFAULT_WECHAT_API_URL).rstrip("/"),
+            address_bytes_per_minute=max(0, _int("VOCBOT_ADDRESS_BYTES_PER_MINUTE",
+                                                 get("VOCBOT_ADDRESS_BYTES_PER_MINUTE"), 2_000_000) or 0),
         )
+
+
+def check_password(password: str | None) -> None:
+    """A staff password shorter than MIN_PASSWORD characters is refused (guessable in hours)."""
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise ConfigError(f"VOCBOT_STAFF_PASSWORD is {len(password)} characters long; use at least {MIN_PASSWORD} "
+                          "(a passphrase of several words is easy to type and hard to guess).")

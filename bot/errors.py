@@ -40,3 +40,7 @@ class UnknownRoute(VocbotError):
         self.kind, self.value, self.flow, self.step = kind, value, flow, step
         where = {"flow": "", "step": f" in flow {flow!r}", "option": f" for step {step!r} of flow {flow!r}"}[kind]
         super().__init__(f"There is no {kind} {value!r}{where}.")
+
+
+class NotYours(VocbotError):
+    """A button or feedback names an enquiry that another user (or session) asked."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
 
 from aiohttp import web
 
+from bot.channels.web.timeouts import GuardedRunner
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.service import Service
@@ -42,8 +44,8 @@ def build_app(settings: Settings, service: Service | None = None) -> web.Applica
 
 async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then drain the log and stop."""
-    app = build_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+    app = build_app(dataclasses.replace(settings, host=host))     # the Host allow-list includes the bound host
+    runner = GuardedRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     # WeChat pushes many users' messages at once: room for bursts of new connections (aiohttp's default is 128).
     site = web.TCPSite(runner, host, port, backlog=BACKLOG)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
+import secrets
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import Any
 
 from bot.config import Settings
-from bot.core.engine import Engine, Reply
+from bot.core.engine import MAX_QUESTION, Engine, Reply
 from bot.core.routes import RouteOffer, RouteResult, RouteStep
-from bot.errors import VocbotError
+from bot.errors import NotYours, UnknownEnquiry, VocbotError
 from bot.log.records import EnquiryRecord, route_record
 from bot.log.store import Store
 
@@ -44,6 +48,30 @@ class RateLimiter:
         if len(events) >= self.limit:
             return False
         events.append(now)
+        return True
+
+
+class ByteBudget:
+    """At most `limit` bytes per key in any `window` seconds (what an address may add to the log)."""
+
+    def __init__(self, limit: int, window: float = 60.0, max_keys: int = 100_000) -> None:
+        self.limit, self.window, self.max_keys = limit, window, max_keys
+        self._spent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
+        self._totals: dict[str, int] = defaultdict(int)
+
+    def allow(self, key: str, size: int, now: float | None = None) -> bool:
+        """Spend `size` bytes for key; False (nothing spent) when that would go over the limit."""
+        now = time.monotonic() if now is None else now
+        if len(self._spent) > self.max_keys:
+            self._spent.clear()
+            self._totals.clear()
+        spent = self._spent[key]
+        while spent and now - spent[0][0] > self.window:
+            self._totals[key] -= spent.popleft()[1]
+        if self._totals[key] + size > self.limit:
+            return False
+        spent.append((now, size))
+        self._totals[key] += size
         return True
 
 
@@ -83,12 +111,14 @@ class Service:
                   enquiry_id: str | None = None) -> Answered:
         """Answer a typed question; the log row is committed before this returns.
 
+        Only the first MAX_QUESTION characters are matched and stored; the row keeps the full length and a flag.
         A channel that may deliver the same event twice passes a stable `enquiry_id`: the second row is ignored.
         """
         reply = self.engine.ask(text, lang=lang)
-        answered = await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, id=enquiry_id)
+        answered = await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, id=enquiry_id,
+                                   text_length=len(text), truncated=int(len(text) > MAX_QUESTION))
         # Composed after the normal answer, outside the matcher: does the question name a situation?
-        offer = self.engine.routes.detect(text) if reply.normalized else None
+        offer = self.engine.routes.detect(text[:MAX_QUESTION]) if reply.normalized else None
         return Answered(answered.reply, answered.enquiry_id, offer) if offer else answered
 
     async def route(self, flow: str, answers: dict[str, str], lang: str, *, channel: str, user_id: object = None,
@@ -118,8 +148,33 @@ class Service:
 
     async def feedback(self, enquiry_id: str, value: int, *, channel: str, user_id: object,
                        comment: str | None = None) -> bool:
-        """Record 👍/👎 for an enquiry."""
+        """Record 👍/👎 for an enquiry; NotYours when another user asked it (feedback counts for the asker only)."""
+        await self.owned(enquiry_id, channel=channel, user_id=user_id)
         return await self.store.add_feedback(enquiry_id, value, comment, self.user_key(channel, user_id))
+
+    async def owned(self, enquiry_id: str, *, channel: str, user_id: object) -> dict[str, Any]:
+        """The enquiry row when this user asked it on this channel; UnknownEnquiry or NotYours otherwise.
+
+        While the log is unwritable a fresh row may still wait in memory: then an unknown id is let through ({}).
+        """
+        found = await asyncio.to_thread(self.store.find_enquiry, enquiry_id)
+        if found is None:
+            if self.store.failing is not None:
+                return {}
+            raise UnknownEnquiry(f"There is no enquiry {enquiry_id!r} in the log.")
+        if found.get("channel") != channel or found.get("user_key") != self.user_key(channel, user_id):
+            raise NotYours("This enquiry was asked by someone else.")
+        return found
+
+    def mint_session(self) -> str:
+        """A new web session id: random, with a keyed signature so clients cannot make up their own."""
+        token = secrets.token_urlsafe(12)
+        return f"{token}.{self.store.digest('web session', token)}"
+
+    def session_valid(self, session: str) -> bool:
+        """True for a session id this server minted (its signature checks out)."""
+        token, _, signature = session.rpartition(".")
+        return bool(token) and hmac.compare_digest(signature.encode(), self.store.digest("web session", token).encode())
 
     def reload(self) -> str | None:
         """Reload intents and content; on error keep the old set and return the error sentence."""

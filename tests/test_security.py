@@ -232,7 +232,7 @@ def _stored(db: Path) -> str:
 async def test_raw_user_ids_are_stored_only_when_the_operator_opts_in(settings: Settings, engine: Engine,
                                                                       opt_in: bool) -> None:
     configured = dataclasses.replace(settings, store_raw_ids=opt_in)
-    web_session = "web-session-7788991122"
+    web_session = ""
     async with FakeBotAPI() as fake, running_service(bot_settings(configured, fake), engine) as service, \
             running_bot(service):
             user = fake.user(TELEGRAM_USER)
@@ -243,8 +243,8 @@ async def test_raw_user_ids_are_stored_only_when_the_operator_opts_in(settings: 
             app.on_startup.clear()
             app.cleanup_ctx.clear()          # the service is already started by running_service
             async with TestClient(TestServer(app)) as client:
-                answered = await (await client.post("/api/chat", json={"text": "补贴",
-                                                                       "session": web_session})).json()
+                answered = await (await client.post("/api/chat", json={"text": "补贴"})).json()
+                web_session = answered["session"]                # minted by the server
                 await client.post("/api/feedback", json={"enquiry_id": answered["enquiry_id"], "value": 1,
                                                          "session": web_session})
                 await client.post("/api/handoff", json={"enquiry_id": answered["enquiry_id"],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import sqlite_utils
 
+from bot.errors import NotYours, UnknownEnquiry
 from bot.service import RateLimiter, Service
 
 
@@ -36,3 +38,33 @@ def test_rate_limiter_window() -> None:
     assert [limiter.allow("u", now=t) for t in (0, 1, 2)] == [True, True, False]
     assert limiter.allow("other", now=2)
     assert limiter.allow("u", now=61.5)
+
+
+# ---- issue 12 rows 7 and 11 ---------------------------------------------------------------------------
+async def test_only_the_first_2000_characters_are_matched_and_stored(service: Service) -> None:
+    question = "3加2是啥子意思" + "。" * 3000
+    answered = await service.ask(question, channel="web", user_id="s1")
+    assert answered.reply.question == question[:2000]
+    service.store.close()
+    [row] = list(sqlite_utils.Database(service.store.path).query("select text, text_length, truncated from enquiries"))
+    service.store.start()
+    assert row == {"text": question[:2000], "text_length": 3008, "truncated": 1}
+
+
+async def test_feedback_counts_only_from_the_user_who_asked(service: Service) -> None:
+    asked = await service.ask("3加2是啥子意思", channel="telegram", user_id=7)
+    with pytest.raises(NotYours):
+        await service.feedback(asked.enquiry_id, -1, channel="telegram", user_id=8)
+    with pytest.raises(NotYours):
+        await service.feedback(asked.enquiry_id, -1, channel="web", user_id=7)
+    with pytest.raises(UnknownEnquiry):
+        await service.feedback("0000000000000000", -1, channel="telegram", user_id=7)
+    assert await service.feedback(asked.enquiry_id, 1, channel="telegram", user_id=7)
+
+
+def test_sessions_are_minted_and_signed(service: Service) -> None:
+    minted = service.mint_session()
+    assert service.session_valid(minted) and minted != service.mint_session()
+    token, _, signature = minted.rpartition(".")
+    for forged in (token, f"{token}.", f"{token}.{'a' * len(signature)}", f"x{token}.{signature}", "s-1", ""):
+        assert not service.session_valid(forged)

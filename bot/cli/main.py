@@ -75,9 +75,10 @@ def ask(question: str | None, as_json: bool, log: bool) -> None:
             # click.get_text_stream is deprecated in Click 8.5; decode standard input's bytes ourselves.
             stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
             for line in stream:
-                reply = engine.ask(line.rstrip("\r\n"))
+                text = line.rstrip("\r\n")
+                reply = engine.ask(text)
                 if logger:
-                    logger(reply)
+                    logger(reply, text_length=len(text))
                 click.echo(json.dumps(reply.as_json(), ensure_ascii=False))
                 sys.stdout.flush()
             return
@@ -85,7 +86,7 @@ def ask(question: str | None, as_json: bool, log: bool) -> None:
             raise click.UsageError("Give a question, or use --json to read questions from standard input.")
         reply = engine.ask(question)
         if logger:
-            logger(reply)
+            logger(reply, text_length=len(question))
         click.echo(json.dumps(reply.as_json(), ensure_ascii=False) if as_json else render_reply(engine, reply))
     finally:
         if logger:

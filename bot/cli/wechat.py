@@ -76,8 +76,10 @@ def reply(handoff_id: int, text: str, staff: str | None) -> None:
     if not rows:
         raise click.ClickException(f"There is no handoff {handoff_id}.")
     handoff = rows[0]
-    if handoff["channel"] != "wechat" or not handoff["reply_to"]:
-        raise click.ClickException(f"Handoff {handoff_id} is not a WeChat handoff that can be answered.")
+    address = store.reply_address(handoff) if handoff["channel"] == "wechat" else None
+    if address is None:
+        raise click.ClickException(f"Handoff {handoff_id} is not a WeChat handoff that can still be answered "
+                                   "(answered already, past the retention period, or not from WeChat).")
     engine = load_engine(settings)
     api = _api(settings, store.sealer)
     lang = "zh"
@@ -87,7 +89,7 @@ def reply(handoff_id: int, text: str, staff: str | None) -> None:
         store.start()
         try:
             async with api:
-                await api.send_text(handoff["reply_to"], body)
+                await api.send_text(address, body)
             await store.add_staff_reply(handoff_id, handoff["enquiry_id"], text.strip(), staff)
         finally:
             await asyncio.to_thread(store.close)

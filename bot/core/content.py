@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.core.schemas import CONTENT
 from bot.core.yamlfile import read_yaml
 from bot.errors import DataError
 
@@ -118,7 +119,7 @@ def _need(mapping: Any, key: str, path: Path, kind: type = str, where: str | Non
 def load_content(content_dir: Path) -> Content:
     """Load plan.yaml, contacts.yaml, glossary.yaml and messages.yaml; raise DataError if invalid."""
     plan_path = content_dir / "plan.yaml"
-    plan = read_yaml(plan_path)
+    plan = read_yaml(plan_path, CONTENT[plan_path.name])
     if not isinstance(plan, dict):
         raise DataError(str(plan_path), "must be a mapping with title, number, date and clauses.")
     title = _need(plan, "title", plan_path, dict)
@@ -135,7 +136,7 @@ def load_content(content_dir: Path) -> Content:
                               tuple(str(r) for r in resp))
 
     contacts_path = content_dir / "contacts.yaml"
-    contacts = read_yaml(contacts_path) or {}
+    contacts = read_yaml(contacts_path, CONTENT[contacts_path.name])
     departments: dict[str, Department] = {}
     for i, raw in enumerate(_need(contacts, "departments", contacts_path, list)):
         did = _need(raw, "id", contacts_path, where=f"department #{i + 1}")
@@ -144,13 +145,13 @@ def load_content(content_dir: Path) -> Content:
                                       *(str(raw.get(k) or "").strip() for k in ("office", "phone", "hours", "url")))
 
     glossary_path = content_dir / "glossary.yaml"
-    glossary_data = read_yaml(glossary_path) or {}
+    glossary_data = read_yaml(glossary_path, CONTENT[glossary_path.name]) or {}
     glossary = [_glossary_term(raw, i, glossary_path, clauses)
                 for i, raw in enumerate(_need(glossary_data, "terms", glossary_path, list))]
     questions = _patterns(glossary_data.get("questions") or [], glossary_path, "questions")
 
     messages_path = content_dir / "messages.yaml"
-    messages = _need(read_yaml(messages_path) or {}, "messages", messages_path, dict)
+    messages = _need(read_yaml(messages_path, CONTENT[messages_path.name]), "messages", messages_path, dict)
     for key, texts in messages.items():
         for lang in LANGS:
             if not isinstance(texts, dict) or not isinstance(texts.get(lang), str):

@@ -16,7 +16,10 @@ from bot.core.matcher import Matcher, Scored
 from bot.core.menu import Menu, load_menu
 from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
 from bot.core.routes import Routes, load_routes
+from bot.core.schemas import check_thresholds
 from bot.errors import DataError
+
+MAX_QUESTION = 2000     # characters of a question matched and stored (the log keeps the full length and a flag)
 
 DECISIONS = ("answer", "clarify", "fallback")
 DEFAULT_THRESHOLDS = {"answer": 40.0, "margin": 6.0, "clarify": 36.0, "clarify_window": 12.0,
@@ -72,6 +75,8 @@ class Engine:
         self.matcher = Matcher(intent_set, self.normalizer, intent_set.matching)
         self.thresholds = {**DEFAULT_THRESHOLDS, **(intent_set.matching.get("thresholds") or {})}
         self.glossary = Glossary(content.glossary, self.normalizer, content.glossary_questions)
+        where = Path(intent_set.files[0]).parent if intent_set.files else Path("intents")
+        check_thresholds(self.thresholds, str(where / "matching.yaml"))
         _check_references(self)
 
     @classmethod
@@ -93,7 +98,8 @@ class Engine:
         return self.intents[intent_id].title[lang]
 
     def ask(self, text: str, lang: str | None = None) -> Reply:
-        """Match a question and decide: answer, clarify or fallback."""
+        """Match a question and decide: answer, clarify or fallback (on its first MAX_QUESTION characters)."""
+        text = text[:MAX_QUESTION]              # the log stores no more than this, so the matcher sees no more
         started = time.perf_counter()
         lang = detect_lang(text, default=lang or "zh") if text.strip() else (lang or "zh")
         norm = self.normalizer(text)

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.core.content import LANGS
 from bot.core.details import DETAILS_FILE, DetailKind, compile_patterns, load_details
+from bot.core.schemas import LIMITS, MATCHING, SYNONYMS
 from bot.core.yamlfile import read_yaml
 from bot.errors import DataError
 
@@ -161,7 +162,7 @@ def parse_intent(raw: Any, path: str, index: int) -> Intent:
 def _load_synonyms(path: Path) -> dict[str, tuple[str, ...]]:
     if not path.exists():
         return {}
-    data = read_yaml(path) or {}
+    data = read_yaml(path, SYNONYMS)
     table = data.get("synonyms") if isinstance(data, dict) else None
     if not isinstance(table, dict):
         raise DataError(str(path), "must be a mapping `synonyms: {canonical: [variants]}`.", field="synonyms")
@@ -195,7 +196,7 @@ def _load_learned(path: Path, intents: dict[str, Intent]) -> dict[str, dict[str,
 def _load_limits(path: Path, intents: dict[str, Intent], kinds: dict[str, DetailKind]) -> tuple[Limit, ...]:
     if not path.exists():
         return ()
-    data = read_yaml(path) or {}
+    data = read_yaml(path, LIMITS)
     rules = data.get("rules") if isinstance(data, dict) else None
     if not isinstance(rules, list):
         raise DataError(str(path), "must be a mapping with a list under `rules`.", field="rules")
@@ -257,7 +258,7 @@ def load_intents(intents_dir: Path) -> IntentSet:
         old = intents[iid]
         intents[iid] = Intent(**{**old.__dict__, "learned": langs})
     matching_path = intents_dir / "matching.yaml"
-    matching = read_yaml(matching_path) if matching_path.exists() else {}
+    matching = read_yaml(matching_path, MATCHING) if matching_path.exists() else {}
     if not isinstance(matching, dict):
         raise DataError(str(matching_path), "must be a mapping of matching settings.")
     return IntentSet(intents=intents, synonyms=_load_synonyms(intents_dir / "synonyms.yaml"),

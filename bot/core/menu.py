@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.intents import Intent
+from bot.core.schemas import CONTENT
 from bot.core.yamlfile import read_yaml
 from bot.errors import DataError
 
@@ -50,7 +51,7 @@ def _titles(raw: object, path: Path, what: str) -> dict[str, str]:
 
 def load_menu(path: Path, intents: dict[str, Intent]) -> Menu:
     """Load and check the menu against the known intents."""
-    data = read_yaml(path)
+    data = read_yaml(path, CONTENT["menu.yaml"])
     if not isinstance(data, dict) or not isinstance(data.get("topics"), dict) \
             or not isinstance(data.get("audiences"), dict):
         raise DataError(str(path), "must have `audiences` and `topics` mappings.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -83,6 +84,7 @@ def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
     """Open the database, apply pending migrations, check the schema version."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)
         conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, check_same_thread=False,
                                isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
@@ -111,6 +113,15 @@ def connect(path: Path, migrate: bool = True) -> sqlite3.Connection:
             log.error("enquiry database %s: cannot enable WAL: %s", path, exc)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def create_private(path: Path) -> None:
+    """Create an empty database file readable by its owner only; SQLite gives -wal and -shm the same mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def enable_wal(conn: sqlite3.Connection, wait: float = BUSY_SECONDS) -> None:

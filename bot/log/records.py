@@ -10,8 +10,8 @@ import logging
 import os
 import secrets
 import sqlite3
-import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
@@ -27,9 +27,8 @@ def utcnow() -> str:
 
 
 def new_id() -> str:
-    """A 16-character, time-ordered, random enquiry id (safe in Telegram callback data)."""
-    value = (time.time_ns() // 1_000_000) << 30 | secrets.randbits(30)
-    return "".join(_B32[(value >> shift) & 31] for shift in range(75, -1, -5))[-16:]
+    """A 16-character random enquiry id (80 bits: not guessable, not sequential; safe in Telegram callback data)."""
+    return "".join(secrets.choice(_B32) for _ in range(16))
 
 
 def stable_id(ms: int, seed: str) -> str:
@@ -41,10 +40,11 @@ def stable_id(ms: int, seed: str) -> str:
 
 
 def load_hash_key(settings: Settings) -> bytes:
-    """The pseudonymisation key: VOCBOT_HASH_KEY, else a random key kept in a file beside the database."""
+    """The pseudonymisation key: VOCBOT_HASH_KEY, else a random key kept in VOCBOT_HASH_KEY_FILE (created 0600),
+    by default `<db>.key` beside the database."""
     if settings.hash_key:
         return settings.hash_key.encode("utf-8")
-    key_path = settings.db_path.with_name(settings.db_path.name + ".key")
+    key_path = key_file(settings)
     try:
         if not key_path.exists():
             key_path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,14 +62,34 @@ def load_hash_key(settings: Settings) -> bytes:
                 pass
             finally:
                 temp.unlink()
+        else:
+            warn_if_exposed(key_path)
         key = key_path.read_bytes().strip()
     except OSError as exc:
         raise StoreError(f"Cannot read or create the pseudonym key {key_path}: {exc}. "
-                         "Set VOCBOT_HASH_KEY.") from None
+                         "Set VOCBOT_HASH_KEY_FILE or VOCBOT_HASH_KEY.") from None
     if not key:
         raise StoreError(f"The pseudonym key file {key_path} is empty; restore it from a backup or set "
                          "VOCBOT_HASH_KEY (a new key gives every user a new pseudonym).")
     return key
+
+
+def key_file(settings: Settings) -> Path:
+    """Where the pseudonym key is kept: VOCBOT_HASH_KEY_FILE, else `<db>.key`."""
+    return settings.hash_key_file or settings.db_path.with_name(settings.db_path.name + ".key")
+
+
+def warn_if_exposed(path: Path) -> bool:
+    """Log a warning (and return True) when a file exists and its group or others may read or write it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if mode & 0o077:
+        log.warning("%s can be read by other users of this machine (mode %03o); run: chmod 600 %s", path,
+                    mode & 0o777, path)
+        return True
+    return False
 
 
 @dataclass
@@ -94,6 +114,8 @@ class EnquiryRecord:
     intents_version: str | None = None
     via: str = "text"
     parent_id: str | None = None
+    text_length: int | None = None       # characters of the question as sent (text holds at most 2,000)
+    truncated: int = 0                   # 1 when text is only the start of the question
 
     def row(self) -> dict[str, Any]:
         """The column values, for the writer (a shallow copy: every field is a plain value, so no deep asdict)."""
@@ -102,6 +124,7 @@ class EnquiryRecord:
     @classmethod
     def from_reply(cls, reply: Any, channel: str, user_key: str | None, **extra: Any) -> EnquiryRecord:
         """Build the row for an engine reply."""
+        extra.setdefault("text_length", len(reply.question))
         return cls(id=extra.pop("id", None) or new_id(), ts=utcnow(), channel=channel, user_key=user_key,
                    text=reply.question, decision=reply.decision, intent=reply.intent, score=reply.score,
                    candidates=json.dumps([{"intent": c.intent, "score": c.score} for c in reply.candidates]),
@@ -144,7 +167,9 @@ def apply_write(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) ->
         verb = "INSERT OR IGNORE" if kind == "enquiry" else "INSERT"
         conn.execute(f"{verb} INTO {_TABLES[kind]} ({names}) VALUES ({marks})", values)
         if kind == "staff_reply":
-            conn.execute("UPDATE handoffs SET status = 'answered' WHERE id = ?", [payload["handoff_id"]])
+            # The reply address has served its purpose: it is deleted with the first delivered reply.
+            conn.execute("UPDATE handoffs SET status = 'answered', reply_to = NULL WHERE id = ?",
+                         [payload["handoff_id"]])
     elif kind == "telegram_updates":
         conn.executemany("INSERT OR IGNORE INTO telegram_updates (bot_id, update_id, ts) VALUES (?, ?, ?)",
                          [(payload["bot_id"], update_id, payload["ts"]) for update_id in payload["update_ids"]])

@@ -26,7 +26,8 @@ EXPORT_COLUMNS = ("id", "ts", "channel", "user_key", "chat_type", "lang", "audie
                   "normalized", "decision", "intent", "score", "candidates", "latency_ms", "intents_version",
                   "feedback", "feedback_comment")
 FILTERS = ("since", "until", "channel", "decision", "intent", "audience", "q")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets also run a formula after leading blanks or line breaks, and read full-width signs as ASCII ones.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", " ", "\u3000", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _LATEST_FEEDBACK = "(SELECT max(f2.id) FROM feedback f2 WHERE f2.enquiry_id = e.id)"
 
 Suggest = Callable[[str], Sequence[tuple[str, float]]]
@@ -370,6 +371,9 @@ def purge(conn: sqlite3.Connection | sqlite_utils.Database, older_than_days: int
             counts[table] += conn.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]).rowcount  # noqa: S608
         counts["handoffs"] += conn.execute("DELETE FROM handoffs WHERE ts < ? AND id NOT IN "
                                            "(SELECT handoff_id FROM staff_replies)", [cutoff]).rowcount
+        # A handoff kept for its replies keeps no reply address past the retention period.
+        counts["reply_addresses"] = conn.execute("UPDATE handoffs SET reply_to = NULL WHERE ts < ? "
+                                                 "AND reply_to IS NOT NULL", [cutoff]).rowcount
     return {"cutoff": cutoff, **counts}
 
 

@@ -7,6 +7,7 @@ synchronous logger in bot.log.sync.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import hashlib
 import hmac
@@ -23,8 +24,9 @@ import sqlite_utils
 
 from bot.config import Settings
 from bot.errors import StoreError
+from bot.log import addresses
 from bot.log.migrate import check_integrity, connect
-from bot.log.records import EnquiryRecord, apply_write, load_hash_key, promotion_row, utcnow
+from bot.log.records import EnquiryRecord, apply_write, load_hash_key, promotion_row, utcnow, warn_if_exposed
 from bot.log.sealing import Sealer
 
 log = logging.getLogger(__name__)
@@ -63,12 +65,22 @@ class Store:
         self._stopping = threading.Event()
         self.checkpoints = 0
         check_integrity(self.path)           # migrate and check now, so a bad file fails at start-up
+        for path in (self.path, *(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm"))):
+            warn_if_exposed(path)
+        addresses.seal_clear(self.path, self.sealer)
 
     # ---- identities -------------------------------------------------------------------------------
     def user_key(self, channel: str, raw_id: object) -> str:
         """Pseudonym of a platform user: HMAC-SHA256 with the configured key, 16 hex characters."""
         message = f"{channel}:{raw_id}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:16]
+
+    def digest(self, purpose: str, message: str, length: int = 16) -> str:
+        """A keyed digest (HMAC-SHA256 under a key derived for `purpose`) as base32 text: ids and signatures
+        nobody without the key file can guess or forge."""
+        key = hmac.new(self._key, f"vocbot {purpose}".encode(), hashlib.sha256).digest()
+        raw = hmac.new(key, message.encode("utf-8", "replace"), hashlib.sha256).digest()
+        return base64.b32encode(raw).decode("ascii").lower()[:length]
 
     def raw_id(self, raw_id: object) -> str | None:
         """The raw id, only when the operator opted in with VOCBOT_STORE_RAW_IDS."""
@@ -144,9 +156,10 @@ class Store:
 
     async def add_handoff(self, enquiry_id: str | None, channel: str, user_key: str | None,
                           reply_to: str | None, staff_message_id: str | None = None) -> bool:
-        """Record that a question was passed to staff."""
+        """Record that a question was passed to staff; the reply address is stored only sealed."""
+        sealed = self.sealer.seal(reply_to, addresses.REPLY_TO) if reply_to is not None else None
         return await self.write("handoff", {"enquiry_id": enquiry_id, "ts": utcnow(), "channel": channel,
-                                            "user_key": user_key, "reply_to": reply_to,
+                                            "user_key": user_key, "reply_to": sealed,
                                             "staff_message_id": staff_message_id, "status": "open"})
 
     async def add_staff_reply(self, handoff_id: int, enquiry_id: str | None, text: str,
@@ -209,11 +222,15 @@ class Store:
             return rows[0] if rows else None
         return self.read(query)
 
+    def reply_address(self, handoff: dict[str, Any]) -> str | None:
+        """The opened reply address of a handoff row, or None when it was used, expired or cannot be opened."""
+        return addresses.open_reply_address(self.sealer, handoff)
+
     def find_enquiry(self, enquiry_id: str) -> dict[str, Any] | None:
         """The channel, pseudonym, intent, language and text of one enquiry, or None when it is not in the log."""
         def query(db: sqlite_utils.Database) -> dict[str, Any] | None:
-            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text FROM enquiries WHERE id = ?",
-                                 [enquiry_id]))
+            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text, text_length FROM enquiries "
+                                 "WHERE id = ?", [enquiry_id]))
             return rows[0] if rows else None
         return self.read(query)
 

@@ -24,7 +24,9 @@ class SyncLogger:
         self.user_key = self.store.user_key(channel, user)
 
     def __call__(self, reply: Any, **extra: Any) -> str:
-        """Write the enquiry for a reply and return its id."""
+        """Write the enquiry for a reply and return its id (`text_length`: the question's length as typed)."""
+        if extra.get("text_length", 0) > len(reply.question):
+            extra["truncated"] = 1
         record = EnquiryRecord.from_reply(reply, self.channel, self.user_key, **extra)
         self._wait(self.store.submit("enquiry", record.row()))
         return record.id

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.channels.guards import strict_int
 from bot.channels.web.http import SECURITY_HEADERS, security_headers
+from bot.config import check_password
 from bot.core.learn import promote_text
 from bot.errors import VocbotError
 from bot.log import reports
@@ -159,7 +161,12 @@ def _days(request: web.Request, default: int | None = DEFAULT_DAYS) -> int | Non
     raw = request.query.get("days", "")
     if raw == "all":
         return None
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 3660 else default
+    if raw == "":
+        return default
+    days = strict_int(raw, 1, 3660)
+    if days is None:
+        raise web.HTTPBadRequest(text="days must be a whole number from 1 to 3660, or all.\n")
+    return days
 
 
 def _since(days: int | None) -> str | None:
@@ -249,7 +256,9 @@ async def enquiries(request: web.Request) -> web.Response:
     service = _state(request).service
     filters = {k: request.query[k].strip()[:200] for k in reports.FILTERS if request.query.get(k, "").strip()}
     page_raw = request.query.get("page", "1")
-    page = int(page_raw) if page_raw.isdigit() and 0 < int(page_raw) < 1_000_000 else 1
+    page = strict_int(page_raw, 1, 999_999)
+    if page is None:
+        raise web.HTTPBadRequest(text="page must be a whole number from 1 to 999999.\n")
     view = _view(request, "enquiries")
     try:
         result = await service.store.aread(reports.search_enquiries, filters, page, PER_PAGE,
@@ -339,6 +348,7 @@ def create_staff_app(service: Service, clock: Callable[[], float] = time.monoton
     password = service.settings.staff_password
     if not password:
         return _disabled_app(service)
+    check_password(password)
     app = web.Application(middlewares=[security_headers, guard])
     app[STAFF] = StaffState(service, hashlib.sha256(password.encode("utf-8")).digest(), clock)
     app[CSS] = CSS_PATH.read_bytes()

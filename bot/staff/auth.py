@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,6 +14,8 @@ MAX_SESSIONS = 1000
 FREE_ATTEMPTS = 5                # failed sign-ins per address before the lockout starts
 MAX_LOCKOUT = 900                # seconds; the lockout doubles with every further failure up to this
 MAX_ADDRESSES = 10_000
+GLOBAL_FAILURES = 30             # failed sign-ins a minute over every address before everyone must wait
+GLOBAL_WINDOW = 60.0             # seconds those failures are counted over
 
 
 @dataclass
@@ -78,16 +81,21 @@ class Sessions:
 
 
 class LoginGuard:
-    """Per-address failed sign-in counter; after FREE_ATTEMPTS, a lockout that doubles with each failure."""
+    """Failed sign-ins per address (after FREE_ATTEMPTS, a lockout that doubles with each failure) and over all
+    addresses (after GLOBAL_FAILURES a minute, everyone waits, longer each time), so guesses spread over many
+    addresses are limited too. Signed-in sessions are not affected."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self._failures: dict[str, tuple[int, float]] = {}    # address -> (failures, locked until)
+        self._recent: deque[float] = deque()                  # times of the failures of the last GLOBAL_WINDOW
+        self._strikes = 0                                     # global lockouts in a row
+        self._everyone_until = 0.0
 
     def wait(self, address: str) -> int:
         """Seconds this address must wait before it may try again (0: it may try now)."""
         _, until = self._failures.get(address, (0, 0.0))
-        return max(0, int(until - self.clock() + 0.999))
+        return max(0, int(max(until, self._everyone_until) - self.clock() + 0.999))
 
     def failed(self, address: str) -> int:
         """Count a failure; return the lockout it starts in seconds (0 while attempts are free)."""
@@ -96,8 +104,18 @@ class LoginGuard:
             self._failures = {a: v for a, v in self._failures.items() if v[1] > now}
         count = self._failures.get(address, (0, 0.0))[0] + 1
         lockout = 0 if count < FREE_ATTEMPTS else min(MAX_LOCKOUT, 2 ** (count - FREE_ATTEMPTS))
-        self._failures[address] = (count, self.clock() + lockout)
-        return lockout
+        now = self.clock()
+        self._failures[address] = (count, now + lockout)
+        while self._recent and now - self._recent[0] > GLOBAL_WINDOW:
+            self._recent.popleft()
+        self._recent.append(now)
+        if len(self._recent) < GLOBAL_FAILURES:
+            self._strikes = 0
+            return lockout
+        self._strikes += 1
+        everyone = min(MAX_LOCKOUT, 2 ** self._strikes)
+        self._everyone_until = max(self._everyone_until, now + everyone)
+        return max(lockout, everyone)
 
     def succeeded(self, address: str) -> None:
         """Forget the failures of an address that signed in."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,15 @@ def esc(value: Any) -> Safe:
     """HTML-escape a value (quotes too, so it is safe in attributes), unless it is Safe."""
     if isinstance(value, Safe):
         return value
-    return Safe(escape("" if value is None else str(value), quote=True))
+    return Safe(escape(_BIDI.sub(_show_code, "" if value is None else str(value)), quote=True))
+
+
+# Direction overrides, embeddings and isolates would reorder the rest of a cell (or page): show them as codes.
+_BIDI = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+
+
+def _show_code(match: re.Match[str]) -> str:
+    return f"[U+{ord(match.group()):04X}]"
 
 
 class _Escaping(string.Formatter):

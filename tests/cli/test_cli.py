@@ -68,6 +68,17 @@ def test_ask_log_writes_a_terminal_row(tmp_path: Path) -> None:
     assert rows == [{"channel": "terminal", "text": "3加2是啥子意思", "intent": "pathway.3plus2"}]
 
 
+def test_ask_log_stores_a_long_question_capped_with_its_length(tmp_path: Path) -> None:
+    """Issue 12 row 7: the terminal's rows are capped like the other channels'."""
+    question = "3加2是啥子意思" + "啊" * 2500
+    assert CliRunner().invoke(cli, ["ask", "--log", question]).exit_code == 0
+    import sqlite_utils
+
+    rows = list(sqlite_utils.Database(tmp_path / "enquiries.db").query(
+        "select text, text_length, truncated from enquiries"))
+    assert rows == [{"text": question[:2000], "text_length": len(question), "truncated": 1}]
+
+
 def test_eval_meets_the_floors_on_the_dev_set() -> None:
     result = CliRunner().invoke(cli, ["eval", "--json", str(DEV)])
     assert result.exit_code == 0, result.output

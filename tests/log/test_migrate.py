@@ -221,3 +221,28 @@ def test_summary_tables_follow_inserts_deletes_and_updates(tmp_path_factory: pyt
         conn.close()
     assert summaries_match(path)
     assert rows(path, "SELECT count(*) AS n FROM enquiry_days WHERE n <= 0")[0]["n"] == 0
+
+
+# ---- issue 12 rows 3 and 4: file modes, reply addresses of older versions ---------------------------------
+def test_the_database_wal_and_shm_are_created_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    conn = connect(path)
+    try:
+        conn.execute("INSERT INTO user_prefs (user_key, lang, updated) VALUES ('k', 'zh', 'now')")
+        made = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    finally:
+        conn.close()
+    assert made == {"e.db": 0o600, "e.db-wal": 0o600, "e.db-shm": 0o600}
+
+
+def test_migration_4_clears_reply_addresses_no_longer_needed(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(old, upto=3)
+    old.executemany("INSERT INTO handoffs (ts, channel, user_key, reply_to, status) VALUES (?, 'telegram', ?, ?, ?)",
+                    [("2026-01-01", "k1", "555001", "answered"), ("2026-01-02", "k2", "555002", "open"),
+                     ("2026-01-03", "k3", "s1:sealed-already", "answered")])
+    old.close()
+    connect(path).close()
+    assert rows(path, "SELECT reply_to FROM handoffs ORDER BY id") == [
+        {"reply_to": None}, {"reply_to": "555002"}, {"reply_to": "s1:sealed-already"}]

@@ -19,13 +19,14 @@ from bot.log.migrate import connect
 from bot.log.records import EnquiryRecord, apply_write, load_hash_key, new_id, promotion_row, storable, utcnow
 
 
-def test_ids_are_16_url_safe_characters_ordered_by_time() -> None:
+def test_ids_are_16_random_url_safe_characters() -> None:
+    """Issue 12 row 11: public ids are not guessable (they used to start with the millisecond clock)."""
     ids = [new_id() for _ in range(2000)]
     assert all(re.fullmatch(r"[0-9a-hjkmnp-tv-z]{16}", i) for i in ids)
     assert len(set(ids)) == len(ids)
-    later = new_id()
-    assert all(i[:8] <= later[:8] for i in ids)          # the leading characters are the millisecond clock
-    assert len(later.encode()) < 64                        # fits Telegram callback data with room to spare
+    assert len({i[:2] for i in ids}) > 500                 # no shared prefix: 1,024 possible, all equally likely
+    assert ids != sorted(ids)
+    assert len(ids[0].encode()) < 64                       # fits Telegram callback data with room to spare
 
 
 def test_timestamps_are_utc_iso_with_microseconds() -> None:
@@ -75,7 +76,9 @@ def test_an_unreadable_key_location_is_one_sentence(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     settings = dataclasses.replace(Settings.from_env({}), db_path=blocker / "e.db", hash_key=None)
-    with pytest.raises(StoreError, match=r"Cannot read or create the pseudonym key .*Set VOCBOT_HASH_KEY\.$"):
+    with pytest.raises(StoreError,
+                       match=r"Cannot read or create the pseudonym key .*Set VOCBOT_HASH_KEY_FILE or "
+                             r"VOCBOT_HASH_KEY\.$"):
         load_hash_key(settings)
 
 
@@ -117,3 +120,27 @@ def test_each_write_kind_becomes_its_rows(tmp_path: Path, engine: Engine) -> Non
     assert rows(path, "SELECT status FROM handoffs") == [{"status": "answered"}]
     assert rows(path, "SELECT intent, staff FROM promotions") == [{"intent": "pathway.3plus2", "staff": "cli"}]
     assert rows(path, "SELECT lang, audience FROM user_prefs") == [{"lang": "en", "audience": "student"}]
+
+
+# ---- issue 12 row 4: where the key lives and who may read it ------------------------------------------------
+def test_the_key_file_can_live_apart_from_the_database(tmp_path: Path) -> None:
+    keys = tmp_path / "secrets" / "vocbot.key"
+    env = {"VOCBOT_DB": str(tmp_path / "db" / "e.db"), "VOCBOT_HASH_KEY_FILE": str(keys)}
+    settings = Settings.from_env(env)
+    assert settings.hash_key_file == keys
+    key = load_hash_key(settings)
+    assert keys.read_bytes().strip() == key and not (tmp_path / "db").exists()
+    assert keys.stat().st_mode & 0o777 == 0o600
+    assert load_hash_key(settings) == key
+
+
+def test_a_key_readable_by_others_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = dataclasses.replace(Settings.from_env({}), db_path=tmp_path / "e.db", hash_key=None)
+    load_hash_key(settings)
+    key_path = tmp_path / "e.db.key"
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    assert "chmod 600" not in caplog.text
+    key_path.chmod(0o644)
+    load_hash_key(settings)
+    assert f"{key_path} can be read by other users of this machine (mode 644); run: chmod 600 {key_path}" \
+        in caplog.text

@@ -284,6 +284,17 @@ def test_csv_export_matches_the_rows_and_defuses_formulas(log: sqlite3.Connectio
     assert out.getvalue() == reports.export_csv(db, "2026-03-04")
 
 
+@pytest.mark.parametrize("text", ["\n=1+1", " =1+1", "\uff1dHYPERLINK(\"http://x\")", "\uff0b1", "\uff0d1",
+                                  "\uff20SUM(A1)", "\u3000=1"])
+def test_csv_defuses_formulas_after_blanks_line_breaks_and_full_width_signs(log: sqlite3.Connection,
+                                                                           db: sqlite_utils.Database,
+                                                                           text: str) -> None:
+    """Issue 12 leftover: cells starting with LF, a space or a full-width sign were exported bare."""
+    add(log, "g1", "2026-03-05T00:00:00+00:00", text=text)
+    parsed = list(csv.DictReader(io.StringIO(reports.export_csv(db))))
+    assert parsed[-1]["text"] == "'" + text
+
+
 def test_csv_chunks_stream_the_same_text(log: sqlite3.Connection, db: sqlite_utils.Database) -> None:
     chunks = list(reports.csv_chunks(db, rows_per_chunk=2))
     assert len(chunks) == 5
@@ -381,7 +392,7 @@ def test_purge_deletes_old_enquiries_with_everything_linked(conn: sqlite3.Connec
                  [ago(300)])
     result = reports.purge(conn, 180, now=NOW, chunk=chunk)
     assert result == {"cutoff": ago(180), "enquiries": 3, "feedback": 3, "handoffs": 3, "staff_replies": 3,
-                      "promotions": 1, "user_prefs": 3}
+                      "promotions": 1, "user_prefs": 3, "reply_addresses": 0}
     def left(table: str) -> list[str]:
         return [r[0] for r in conn.execute(f"SELECT enquiry_id FROM {table} ORDER BY 1")]  # noqa: S608 - test tables
     assert [r[0] for r in conn.execute("SELECT id FROM enquiries ORDER BY id")] == ["e3", "e4"]
@@ -395,3 +406,14 @@ def test_purge_deletes_old_enquiries_with_everything_linked(conn: sqlite3.Connec
 def test_purge_keeps_at_least_a_day(conn: sqlite3.Connection) -> None:
     with pytest.raises(ValueError, match="at least 1 day"):
         reports.purge(conn, 0)
+
+
+def test_purge_deletes_reply_addresses_past_the_retention_period(conn: sqlite3.Connection) -> None:
+    """Issue 12 row 3: a handoff kept for its staff replies keeps no reply address past the retention period."""
+    add(conn, "r1", ago(10))
+    conn.executemany("INSERT INTO handoffs (enquiry_id, ts, channel, user_key, reply_to, status) "
+                     "VALUES ('r1', ?, 'telegram', 'k', ?, 'open')", [(ago(200), "s1:old"), (ago(5), "s1:new")])
+    conn.execute("INSERT INTO staff_replies (handoff_id, enquiry_id, ts, text) VALUES (1, 'r1', ?, 'hi')", [ago(5)])
+    result = reports.purge(conn, 180, now=NOW)
+    assert result["reply_addresses"] == 1
+    assert [r[0] for r in conn.execute("SELECT reply_to FROM handoffs ORDER BY id")] == [None, "s1:new"]

@@ -420,3 +420,14 @@ async def test_sigkill_in_a_burst_loses_no_answered_question(tmp_path: Path) -> 
     stored = {r["id"] for r in rows(db, "SELECT id FROM enquiries")}
     assert len(answered) >= 150
     assert set(answered) - stored == set()
+
+
+def test_start_up_warns_when_the_database_is_readable_by_others(settings: Settings,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 12 row 4: the files are created 0600; one made readable later is named at start-up."""
+    Store(settings)
+    assert settings.db_path.stat().st_mode & 0o777 == 0o600
+    assert "can be read by other users" not in caplog.text
+    settings.db_path.chmod(0o644)
+    Store(settings)
+    assert f"{settings.db_path} can be read by other users of this machine (mode 644)" in caplog.text

@@ -22,6 +22,7 @@ from bot import serve
 from bot.channels.web import chat as web_channel
 from bot.config import ROOT, Settings
 from bot.core.engine import Engine
+from bot.errors import ConfigError
 from bot.log import reports
 from bot.log.store import Store
 from bot.service import Service
@@ -392,3 +393,50 @@ async def test_the_stylesheet_is_served_from_the_package(dash: TestClient) -> No
     response = await dash.get("/staff/static/staff.css")
     assert response.status == 200 and response.content_type == "text/css"
     assert "@media" in await response.text()
+
+
+# ---- issue 12 row 10: numeric query values parsed strictly ------------------------------------------------
+@pytest.mark.parametrize("query", ["/staff/?days=²", "/staff/?days=٣", "/staff/?days=0", "/staff/?days=99999",
+                                   "/staff/?days=-1", "/staff/unanswered?days=¹", "/staff/export.csv?days=²",
+                                   "/staff/enquiries?page=¹", "/staff/enquiries?page=0", "/staff/enquiries?page=x",
+                                   "/staff/enquiries?page=1" + "0" * 30])
+async def test_non_ascii_or_out_of_range_numbers_get_400(dash: TestClient, query: str) -> None:
+    await login(dash)
+    response = await dash.get(query)
+    assert response.status == 400
+    assert "must be a whole number" in await response.text()
+
+
+@pytest.mark.parametrize("query", ["/staff/?days=7", "/staff/?days=3660", "/staff/?days=all",
+                                   "/staff/enquiries?page=1", "/staff/enquiries?page=3"])
+async def test_ascii_numbers_in_range_are_accepted(dash: TestClient, query: str) -> None:
+    await login(dash)
+    assert (await dash.get(query)).status == 200
+
+
+# ---- issue 12 row 5: passwords of at least 12 characters ---------------------------------------------------
+@pytest.mark.parametrize("password", ["bench", "12345678901"])
+def test_a_short_staff_password_is_refused_at_start_up(password: str, settings: Settings, engine: Engine) -> None:
+    with pytest.raises(ConfigError, match=r"VOCBOT_STAFF_PASSWORD is \d+ characters long; use at least 12"):
+        Settings.from_env({"VOCBOT_STAFF_PASSWORD": password})
+    short = dataclasses.replace(settings, staff_password=password)
+    with pytest.raises(ConfigError, match="use at least 12"):
+        staff.create_staff_app(Service(short, engine, Store(short)))
+    assert Settings.from_env({"VOCBOT_STAFF_PASSWORD": "x" * 12}).staff_password == "x" * 12
+
+
+async def test_sign_in_guessing_from_many_addresses_behind_a_proxy_gets_429(staff_settings: Settings,
+                                                                           engine: Engine) -> None:
+    behind = dataclasses.replace(staff_settings, trusted_proxies=("127.0.0.1",))
+    service = Service(behind, engine, Store(behind))
+    async with TestClient(TestServer(mount(service))) as client:
+        statuses = []
+        for guess in range(40):
+            client.session.cookie_jar.clear()
+            headers = {"X-Forwarded-For": f"198.51.100.{guess % 38 + 1}"}
+            form = await client.get("/staff/login", headers=headers)
+            response = await client.post("/staff/login", headers=headers, allow_redirects=False,
+                                         data={"csrf": csrf_of(await form.text()), "password": f"guess {guess}"})
+            statuses.append(response.status)
+        assert statuses[:29] == [200] * 29 and set(statuses[29:]) == {429}
+        assert "Retry-After" in response.headers

@@ -46,3 +46,34 @@ def test_sessions_have_idle_and_absolute_limits_and_a_size_bound(monkeypatch: py
     for _ in range(5):
         sessions.create(authenticated=False)
     assert len(sessions) == 3 and sessions.get(kept.id) is kept        # anonymous forms are evicted first
+
+
+# ---- issue 12 row 5: a limit over every address ---------------------------------------------------------
+def test_guesses_spread_over_many_addresses_are_limited_too() -> None:
+    """The review's case: 152 guesses from 38 addresses (4 each, under the per-address limit) got no 429."""
+    clock = Clock()
+    guard = LoginGuard(clock)
+    allowed = 0
+    for guess in range(152):
+        address = f"127.0.0.{guess % 38 + 1}"
+        if guard.wait(address):
+            continue
+        allowed += 1
+        guard.failed(address)
+        clock.now += 0.1
+    assert allowed == staff_auth.GLOBAL_FAILURES == 30
+    assert guard.wait("192.0.2.200") > 0                               # everyone waits, even a new address
+
+
+def test_the_wait_for_everyone_grows_and_ends_when_the_guessing_stops() -> None:
+    clock = Clock()
+    guard = LoginGuard(clock)
+    for n in range(staff_auth.GLOBAL_FAILURES):
+        last = guard.failed(f"10.1.0.{n}")
+    waits = [last]
+    for n in range(3):                                  # guessing goes on as soon as each wait ends
+        clock.now += waits[-1]
+        waits.append(guard.failed(f"10.2.0.{n}"))
+    assert waits == [2, 4, 8, 16]
+    clock.now += staff_auth.GLOBAL_WINDOW + 60           # a quiet minute: back to normal
+    assert guard.wait("10.3.0.1") == 0 and guard.failed("10.3.0.1") == 0

@@ -33,3 +33,13 @@ def test_a_plain_string_is_never_trusted() -> None:
 
 def test_format_specs_apply_before_escaping() -> None:
     assert html("{n:,} {f:.1f}", n=1234567, f=2.25) == "1,234,567 2.2"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("\u202e贴补 ydisbus\u202c", "[U+202E]贴补 ydisbus[U+202C]"),
+    ("a\u2066b\u2069c", "a[U+2066]b[U+2069]c"),
+    ("\u200f\u200e\u061c", "[U+200F][U+200E][U+061C]"),
+])
+def test_direction_controls_are_shown_as_codes(value: str, expected: str) -> None:
+    """Issue 12 leftover: a right-to-left override showed raw in the enquiry list's question cell."""
+    assert esc(value) == expected

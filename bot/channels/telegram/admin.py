@@ -83,7 +83,7 @@ class StaffHandlers:
             return
         staff_message = await context.bot.send_message(
             self.settings.staff_chat_id, self.handoff_html(key, found.get("lang") or lang, enquiry_id,
-                                                           found.get("text") or ""))
+                                                           found.get("text") or "", found.get("text_length")))
         await self.service.store.add_handoff(enquiry_id, CHANNEL, key, reply_to=str(chat_id),
                                              staff_message_id=str(staff_message.message_id))
         self._handed.add(enquiry_id)
@@ -93,14 +93,20 @@ class StaffHandlers:
         await query.answer()
         await self._drop_contact_button(message)
 
-    def handoff_html(self, user_key: str, lang: str, enquiry_id: str, question: str) -> str:
-        """The staff-chat message for a handoff, the question cut to fit one Telegram message."""
+    def handoff_html(self, user_key: str, lang: str, enquiry_id: str, question: str,
+                     length: int | None = None) -> str:
+        """The staff-chat message for a handoff, the question cut to fit one Telegram message.
+
+        `length` is the question's full length when the log kept only its start.
+        """
+        full = max(length or 0, len(question))
+
         def text(q: str) -> str:
             return self.engine.content.message("tg_handoff_staff", STAFF_LANG, user=user_key, language=lang,
                                                enquiry=enquiry_id, question=q)
         room = render.MAX_TEXT - render.html_len(text("")) - 8
-        if render.html_len(question) > room:
-            note = self.engine.content.message("tg_handoff_truncated", STAFF_LANG, chars=len(question))
+        if render.html_len(question) > room or full > len(question):
+            note = self.engine.content.message("tg_handoff_truncated", STAFF_LANG, chars=full)
             budget, kept = room - render.html_len(note) - 4, []
             for char in question:
                 budget -= render.html_len(char)
@@ -149,8 +155,12 @@ class StaffHandlers:
         prefs = await asyncio.to_thread(self.service.store.get_pref, handoff["user_key"] or "")
         lang = (prefs or {}).get("lang") or "zh"
         header = f"<b>{render.esc(self.engine.content.message('staff_reply', lang))}</b>"
+        address = self.service.store.reply_address(handoff)
+        if address is None:              # already answered (the address is deleted once used) or expired
+            await self._tell_staff(context, message, "tg_staff_address_gone")
+            return
         try:
-            await self.users.send(context, int(handoff["reply_to"]), render.messages(message.text, header=header))
+            await self.users.send(context, int(address), render.messages(message.text, header=header))
         except (Forbidden, BadRequest) as exc:
             await self._tell_staff(context, message, "tg_staff_undeliverable", reason=str(exc))
             return

@@ -27,6 +27,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, Defaults
 from telegram.request import HTTPXRequest
 
+from bot.channels import guards
 from bot.channels.telegram.admin import StaffHandlers
 from bot.channels.telegram.delivery import Delivery, RetryingRateLimiter
 from bot.channels.telegram.handlers import UserHandlers
@@ -223,10 +224,12 @@ class TelegramBot:
         if not self.application.running:
             return web.Response(status=503, text="starting", headers={"Retry-After": "1"})
         try:
-            data = await request.json()
+            data = guards.loads(await request.read())
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
             update = Update.de_json(data, self.application.bot)
+        except guards.TooDeep:
+            return web.Response(status=400, text=f"The update nests more than {guards.MAX_DEPTH} levels deep.\n")
         except (ValueError, TypeError, KeyError, AttributeError, TelegramError):
             return web.Response(status=400, text="not an update")
         # Answered only once handled (and recorded): Telegram redelivers the update if we die meanwhile.

@@ -36,6 +36,7 @@ from telegram.ext import (
 from bot.channels.telegram import render
 from bot.channels.telegram.prefs import CHANNEL, Prefs, lang_of_code
 from bot.channels.telegram.routes import RouteHandlers
+from bot.errors import NotYours, UnknownEnquiry
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,12 @@ def strip_mention(text: str, username: str | None) -> str:
     return text.strip()
 
 
-def update_enquiry_id(bot_id: int, update_id: int) -> str:
-    """A 16-character enquiry id fixed by the update, so an update delivered again after a crash logs once."""
-    return f"t{bot_id % 100_000:05d}{update_id % 10**10:010d}"
+def update_enquiry_id(service: Service, bot_id: int, update_id: int) -> str:
+    """A 16-character enquiry id fixed by the update, so an update delivered again after a crash logs once.
+
+    Keyed (HMAC under the store's key), so ids are neither sequential nor guessable from update ids.
+    """
+    return "t" + service.store.digest("telegram update", f"{bot_id}:{update_id}", 15)
 
 
 class UserHandlers:
@@ -235,7 +239,8 @@ class UserHandlers:
         lang = await self.prefs.lang(user)
         answered = await self.service.ask(text, channel=CHANNEL, user_id=user.id, lang=lang,
                                           audience=prefs.get("audience"), chat_type=chat.type,
-                                          enquiry_id=update_enquiry_id(context.bot.id, update.update_id))
+                                          enquiry_id=update_enquiry_id(self.service, context.bot.id,
+                                                                       update.update_id))
         reply = answered.reply
         if reply.lang != lang and reply.normalized:
             await self.prefs.set(user, lang=reply.lang)      # talk in the language they type in
@@ -279,12 +284,15 @@ class UserHandlers:
         elif kind == "l" and args[0] in LANGS:
             await self.prefs.set(user, lang=args[0])
             await self.send(context, chat_id, render.messages(self.text("lang_set", args[0])))
+        elif kind in ("i", "f") and not await self.asked_by(args[1], user.id):
+            notice = self.text("tg_button_not_yours", lang)
         elif kind == "i" and args[0] in engine.intents:
             prefs = await self.prefs.get(user)
             answered = await self.service.choose(args[0], channel=CHANNEL, user_id=user.id, lang=lang,
                                                  parent_id=args[1] or None, audience=prefs.get("audience"),
                                                  chat_type=message.chat.type if message else None,
-                                                 enquiry_id=update_enquiry_id(context.bot.id, update.update_id))
+                                                 enquiry_id=update_enquiry_id(self.service, context.bot.id,
+                                                                              update.update_id))
             await self.send(context, chat_id, render.render_reply(engine, answered.reply, answered.enquiry_id,
                                                                   prefs.get("audience")))
         elif kind == "o" and (outs := render.render_clauses(engine, args[0], lang)):
@@ -294,12 +302,28 @@ class UserHandlers:
                                             update_enquiry_id(context.bot.id, update.update_id))
         elif kind == "f" and args[0] in "+-":
             value = 1 if args[0] == "+" else -1
-            await self.service.feedback(args[1], value, channel=CHANNEL, user_id=user.id)
+            try:
+                await self.service.feedback(args[1], value, channel=CHANNEL, user_id=user.id)
+            except UnknownEnquiry:
+                await query.answer(self.text("tg_stale_button", lang))
+                return
             notice = self.text("feedback_thanks" if value > 0 else "feedback_sorry", lang)
             await self.after_feedback(context, message, args[1], value, lang)
         else:
             notice = self.text("tg_stale_button", lang)
         await query.answer(notice)
+
+    async def asked_by(self, enquiry_id: str, user_id: int) -> bool:
+        """False when the button's enquiry was asked by someone else (no enquiry, or an unknown one: True)."""
+        if not enquiry_id:
+            return True
+        try:
+            await self.service.owned(enquiry_id, channel=CHANNEL, user_id=user_id)
+        except NotYours:
+            return False
+        except UnknownEnquiry:
+            return True
+        return True
 
     async def replace(self, context: Context, message: Message | None, chat_id: int, out: render.Out) -> None:
         """Show a menu screen in place of the pressed message (a new message if it cannot be edited)."""

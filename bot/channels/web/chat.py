@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import __version__
+from bot.channels.web import edge, timeouts
 from bot.channels.web.http import (
     MAX_BODY,
     ApiError,
@@ -26,8 +26,9 @@ from bot.channels.web.http import (
     text_field,
 )
 from bot.channels.web.routes import add_routes
-from bot.core.engine import Reply
-from bot.service import Answered, RateLimiter, Service
+from bot.core.engine import MAX_QUESTION, Reply
+from bot.errors import NotYours, UnknownEnquiry
+from bot.service import Answered, ByteBudget, RateLimiter, Service
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ CHANNEL = "web"
 
 SERVICE = web.AppKey("vocbot_service", Service)
 ADDRESS_LIMITER = web.AppKey("vocbot_address_limiter", RateLimiter)
+BYTE_BUDGET = web.AppKey("vocbot_byte_budget", ByteBudget)
 # serve.py sets app[TELEGRAM_STATE] to a short state ("polling", "webhook", "error: ...") or a
 # callable returning one; /healthz reports "off" when it is absent.
 TELEGRAM_STATE = web.AppKey("telegram_state", object)
@@ -56,11 +58,19 @@ PAGE_MESSAGES = (
 )
 
 # ---- request parsing ------------------------------------------------------------------------------------
-def _session(data: dict[str, Any]) -> str:
+def _session(request: web.Request, data: dict[str, Any]) -> tuple[str, str]:
+    """The session (one the server minted and signed, else a new one) and the key its rate limit counts under.
+
+    A made-up or rotated session id is not a session: every request without a valid one counts against one
+    shared bucket per client address, so changing the field cannot escape the per-session limit.
+    """
     session = text_field(data, "session", max_len=MAX_SESSION)
     if session is not None and (not session.strip() or not session.isprintable()):
         raise ApiError(422, "The field \"session\" must be printable text.")
-    return session or secrets.token_urlsafe(16)
+    service = request.app[SERVICE]
+    if session and service.session_valid(session):
+        return session, session
+    return service.mint_session(), f"new session from {request.remote or 'unknown'}"
 
 
 def _audience(service: Service, value: Any) -> str | None:
@@ -71,13 +81,17 @@ def _audience(service: Service, value: Any) -> str | None:
     return value
 
 
-def _check_rate(request: web.Request, session: str, lang: str | None) -> None:
+def _check_rate(request: web.Request, rate_key: str, lang: str | None, stored: str = "") -> None:
     service = request.app[SERVICE]
     limiter = request.app.get(ADDRESS_LIMITER)
     if limiter is not None and not limiter.allow(request.remote or "unknown"):
         raise _rate_limited(service, lang, "Too many requests from your address; please wait a minute.")
-    if not service.allow(CHANNEL, session):
+    if not service.allow(CHANNEL, rate_key):
         raise _rate_limited(service, lang, "Too many requests in this session; please wait a minute.")
+    budget = request.app.get(BYTE_BUDGET)
+    size = len(stored.encode("utf-8", "replace"))
+    if budget is not None and size and not budget.allow(request.remote or "unknown", size):
+        raise _rate_limited(service, lang, "Too much text from your address in the last minute; please wait.")
 
 
 def _rate_limited(service: Service, lang: str | None, sentence: str) -> ApiError:
@@ -85,14 +99,18 @@ def _rate_limited(service: Service, lang: str | None, sentence: str) -> ApiError
                     message=service.engine.content.message("rate_limited", lang or "zh"))
 
 
-async def _web_enquiry(service: Service, enquiry_id: str) -> dict[str, Any]:
-    """The web enquiry with this id, or a 404; unchecked ({}) while the log is unwritable and rows wait in memory."""
-    found = await asyncio.to_thread(service.store.find_enquiry, enquiry_id)
-    if found is None and service.store.failing is not None:
-        return {}
-    if found is None or found.get("channel") != CHANNEL:
-        raise ApiError(404, "There is no web enquiry with this enquiry_id.")
-    return found
+async def _web_enquiry(service: Service, enquiry_id: str, session: str) -> dict[str, Any]:
+    """The web enquiry this session asked: 404 when unknown, 403 when another session asked it; unchecked ({})
+    while the log is unwritable and rows wait in memory."""
+    try:
+        return await service.owned(enquiry_id, channel=CHANNEL, user_id=session)
+    except UnknownEnquiry:
+        raise ApiError(404, "There is no web enquiry with this enquiry_id.") from None
+    except NotYours:
+        found = await asyncio.to_thread(service.store.find_enquiry, enquiry_id)
+        if found is None or found.get("channel") != CHANNEL:
+            raise ApiError(404, "There is no web enquiry with this enquiry_id.") from None
+        raise ApiError(403, "This enquiry was asked in another session.") from None
 
 
 # ---- replies --------------------------------------------------------------------------------------------
@@ -137,12 +155,12 @@ async def chat(request: web.Request) -> web.Response:
     """POST /api/chat: answer a typed question."""
     service = request.app[SERVICE]
     data = await json_body(request)
-    text = text_field(data, "text", required=True)
+    text = text_field(data, "text", required=True) or ""
     lang = lang_field(data.get("lang"))
-    session = _session(data)
+    session, rate_key = _session(request, data)
     audience = _audience(service, data.get("audience"))
-    _check_rate(request, session, lang)
-    answered = await service.ask(text or "", channel=CHANNEL, user_id=session, lang=lang, audience=audience)
+    _check_rate(request, rate_key, lang, stored=text[:MAX_QUESTION])
+    answered = await service.ask(text, channel=CHANNEL, user_id=session, lang=lang, audience=audience)
     return json_ok(reply_json(service, answered, session))
 
 
@@ -152,12 +170,14 @@ async def choice(request: web.Request) -> web.Response:
     data = await json_body(request)
     intent = text_field(data, "intent", required=True, max_len=200)
     lang = lang_field(data.get("lang")) or "zh"
-    session = _session(data)
+    session, rate_key = _session(request, data)
     parent_id = text_field(data, "parent_id", max_len=MAX_ID)
     audience = _audience(service, data.get("audience"))
     if intent not in service.engine.intents:
         raise ApiError(404, "There is no intent with this id; see /api/menu.")
-    _check_rate(request, session, lang)
+    _check_rate(request, rate_key, lang)
+    if parent_id:
+        await _web_enquiry(service, parent_id, session)
     try:
         answered = await service.choose(intent or "", channel=CHANNEL, user_id=session, lang=lang,
                                         parent_id=parent_id, audience=audience)
@@ -176,9 +196,9 @@ async def feedback(request: web.Request) -> web.Response:
         raise ApiError(422, "The field \"value\" must be 1 (helpful) or -1 (not helpful).")
     comment = text_field(data, "comment", max_len=MAX_COMMENT)
     lang = lang_field(data.get("lang"))
-    session = _session(data)
-    _check_rate(request, session, lang)
-    found = await _web_enquiry(service, enquiry_id or "")
+    session, rate_key = _session(request, data)
+    _check_rate(request, rate_key, lang, stored=comment or "")
+    found = await _web_enquiry(service, enquiry_id or "", session)
     lang = lang or found.get("lang") or "zh"
     recorded = await service.feedback(enquiry_id or "", value, channel=CHANNEL, user_id=session,
                                       comment=comment or None)
@@ -192,12 +212,12 @@ async def handoff(request: web.Request) -> web.Response:
     data = await json_body(request)
     enquiry_id = text_field(data, "enquiry_id", max_len=MAX_ID)
     lang = lang_field(data.get("lang"))
-    session = _session(data)
-    _check_rate(request, session, lang)
+    session, rate_key = _session(request, data)
+    _check_rate(request, rate_key, lang)
     engine = service.engine
     contacts: list[str] = []
     if enquiry_id:
-        found = await _web_enquiry(service, enquiry_id)
+        found = await _web_enquiry(service, enquiry_id, session)
         lang = lang or found.get("lang")
         intent = engine.intents.get(found.get("intent") or "")
         if intent is not None:
@@ -296,8 +316,13 @@ async def _service_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(service: Service) -> web.Application:
     """The web chat application; the service's log writer starts and drains with the app."""
-    app = web.Application(middlewares=[security_headers, api_errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[edge.middleware(service.settings), security_headers, api_errors,
+                                       timeouts.body_deadline],
+                          client_max_size=MAX_BODY)
+    app.on_response_prepare.append(edge.server_header)
     app[SERVICE] = service
+    if service.settings.address_bytes_per_minute > 0:
+        app[BYTE_BUDGET] = ByteBudget(service.settings.address_bytes_per_minute)
     rate = service.settings.address_rate_per_minute
     if rate > 0:
         app[ADDRESS_LIMITER] = RateLimiter(rate)

@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels import guards
+
 log = logging.getLogger("bot.channels.web.chat")
 MAX_BODY = 64 * 1024          # bytes; larger bodies get 413
 LANGS = ("zh", "en")
@@ -120,7 +122,10 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, STATUS_SENTENCES[413]) from None
     try:
-        data = json.loads(raw)
+        data = guards.loads(raw)
+    except guards.TooDeep:
+        raise ApiError(400, f"The request body nests arrays or objects more than {guards.MAX_DEPTH} levels deep.") \
+            from None
     except ValueError:         # JSONDecodeError and undecodable bytes
         raise ApiError(400, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):

@@ -15,6 +15,7 @@ import aiohttp
 from bot.channels.wechat.render import MAX_BYTES
 from bot.core.render_text import split_text
 from bot.errors import VocbotError
+from bot.log.addresses import REPLY_TO
 from bot.log.sealing import Sealer
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 TIMEOUT = 10.0                 # seconds for one API call
 REFRESH_MARGIN = 300.0         # refresh the token this long before WeChat says it expires
 TOKEN_ERRORS = {40001, 40014, 42001}   # invalid or expired access token: refresh once and retry
-SEALED_PURPOSES = ("handoff", "notify")
+SEALED_PURPOSES = (REPLY_TO, "notify")   # handoff reply addresses, opt-in notices
 
 
 class WeChatApiError(VocbotError):

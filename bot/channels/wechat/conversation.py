@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "wechat"
 STATE_SECONDS = 600           # numbered options and pending parts are kept this long (10 minutes)
 MAX_USERS = 50_000            # states kept in memory; the least recently seen go first
-HANDOFF_PURPOSE = "handoff"   # bot.log.sealing purpose of the sealed openid in handoffs.reply_to
 LANGS = ("zh", "en")
 
 ORIGINAL = {"原文", "条款原文", "看原文", "original", "source", "clause"}
@@ -230,9 +229,9 @@ class Conversation:
     async def handoff(self, state: UserState, openid: str) -> str:
         """Record that the user asked for staff, with the reply address sealed; say how they will hear back."""
         service, lang = self.service, state.lang
-        sealed = service.store.sealer.seal(openid, HANDOFF_PURPOSE) if self.can_push else None
+        # The store keeps the openid only sealed (bot.log.addresses); without the API no reply can reach it.
         await service.store.add_handoff(state.enquiry_id, CHANNEL, service.user_key(CHANNEL, openid),
-                                        reply_to=sealed)
+                                        reply_to=openid if self.can_push else None)
         engine = service.engine
         intent = engine.intents.get(state.intent or "")
         contacts = engine.contacts_for(intent.source, lang) if intent is not None else []

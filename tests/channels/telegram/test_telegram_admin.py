@@ -196,8 +196,11 @@ async def test_staff_handoff_both_ways(settings: Settings, engine: Engine, fake:
         assert visible(told) == engine.content.message("staff_forwarded", "zh")
         await answered(fake, query)
         [handoff] = await logged(service, "SELECT * FROM handoffs")
-        assert (handoff["enquiry_id"], handoff["user_key"], handoff["reply_to"], handoff["staff_message_id"],
-                handoff["status"]) == (eid, key, "1021", str(forwarded.result["message_id"]), "open")
+        assert (handoff["enquiry_id"], handoff["user_key"], handoff["staff_message_id"], handoff["status"]) == \
+            (eid, key, str(forwarded.result["message_id"]), "open")
+        # Issue 12 row 3: the chat id (here the user's id) is kept only sealed, never in clear beside the pseudonym.
+        assert handoff["reply_to"].startswith("s1:") and "1021" not in handoff["reply_to"]
+        assert service.store.reply_address(handoff) == "1021"
         await fake.wait_call("editMessageReplyMarkup", since=mark)     # the contact button is gone
         left = fake.sent_message(reply).get("reply_markup", {}).get("inline_keyboard", [])
         assert f"h:{eid}" not in [b["callback_data"] for row in left for b in row]
@@ -215,8 +218,14 @@ async def test_staff_handoff_both_ways(settings: Settings, engine: Engine, fake:
         [reply_row] = await logged(service, "SELECT * FROM staff_replies")
         assert (reply_row["handoff_id"], reply_row["enquiry_id"], reply_row["text"], reply_row["staff_key"]) == \
             (handoff["id"], eid, "<b>Hello</b> & welcome: 请联系区教委", service.user_key("telegram", 5001))
-        assert rows(service, "SELECT status FROM handoffs") == [{"status": "answered"}]
+        # The address is deleted once used: a second staff reply is not delivered and staff are told why.
+        assert rows(service, "SELECT status, reply_to FROM handoffs") == [{"status": "answered", "reply_to": None}]
         assert len(fake.find("sendMessage", chat_id=STAFF_CHAT)) == 2       # one handoff, one confirmation
+        mark = fake.mark()
+        fake.say(staff, "one more thing", chat=staff_chat, reply_to=fake.sent_message(forwarded))
+        gone = await fake.wait_call("sendMessage", since=mark, chat_id=STAFF_CHAT)
+        assert visible(gone) == engine.content.message("tg_staff_address_gone", "zh")
+        assert fake.find("sendMessage", since=mark, chat_id=1021) == []
     assert fake.client_errors() == []
 
 
@@ -256,8 +265,9 @@ async def test_a_10000_character_question(settings: Settings, engine: Engine, fa
     async with running_service(bot_settings(settings, fake, staff_chat_id=STAFF_CHAT), engine) as service, \
             running_bot(service):
         reply = await ask(fake, user, question)
-        [row] = await logged(service, "SELECT id, text FROM enquiries")
-        assert row["text"] == question                     # the log keeps every character
+        [row] = await logged(service, "SELECT id, text, text_length, truncated FROM enquiries")
+        # Issue 12 row 7: the log keeps the first 2,000 characters, the full length and a flag.
+        assert (row["text"], row["text_length"], row["truncated"]) == (question[:2000], 10_000, 1)
         contact = f"h:{row['id']}"
         if contact not in data_of(reply):                     # an answer: 👎 first, then contact staff
             await press(fake, user, reply, f"f:-:{row['id']}", method="editMessageReplyMarkup")

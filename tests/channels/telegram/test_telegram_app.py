@@ -183,6 +183,12 @@ async def test_webhook_mode_registers_and_answers_and_refuses_wrong_secrets(
                     assert response.status == 403
             async with http.post(url, data="not json", headers={SECRET_HEADER: "s3cret_Value-1"}) as response:
                 assert response.status == 400
+            # Issue 12 row 9: 20,000-deep arrays raised a RecursionError (500); now a 400 with one sentence.
+            for deep in (b"[" * 20000 + b"]" * 20000, b'{"update_id": 1, "x": ' + b"[" * 40 + b"]" * 40 + b"}"):
+                async with http.post(url, data=deep, headers={SECRET_HEADER: "s3cret_Value-1",
+                                                              "Content-Type": "application/json"}) as response:
+                    assert response.status == 400
+                    assert await response.text() == "The update nests more than 32 levels deep.\n"
         assert len(fake.find("sendMessage", chat_id=1090)) == 1        # nothing refused was answered
         assert all(status == 200 for _, status in fake.webhook_deliveries)
     assert fake.client_errors() == []

@@ -6,6 +6,7 @@ The real python-telegram-bot Application talks HTTP to the fake Bot API server; 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import html
 import shutil
 from pathlib import Path
@@ -30,8 +31,10 @@ from telegram_harness import (
     visible,
 )
 
+from bot.channels.telegram.handlers import update_enquiry_id
 from bot.config import ROOT, Settings
 from bot.core.engine import Engine
+from bot.log.store import Store
 from bot.service import Service
 
 STAFF_CHAT = -100777
@@ -204,6 +207,37 @@ async def test_feedback_is_stored_and_the_buttons_change(fake: FakeBotAPI, bot: 
              for b in row]
     assert not any(d.startswith("f:") for d in after)
     assert (f"h:{eid}" in after) == (value < 0)
+
+
+@pytest.mark.parametrize("button", ["f:-:{eid}", "f:+:{eid}", "i:pathway.3plus4:{eid}"])
+async def test_buttons_of_another_users_answer_are_refused(fake: FakeBotAPI, bot: object, engine: Engine,
+                                                           service: Service, button: str) -> None:
+    """Issue 12 row 11: a 👎 press carrying another user's enquiry id was recorded."""
+    asker, other = fake.user(1031), fake.user(1032)
+    answer = await ask(fake, asker, "3加2是啥子意思")
+    [eid] = [r["id"] for r in await logged(service, "SELECT id FROM enquiries")]
+    mark = fake.mark()
+    query = fake.press(other, fake.sent_message(answer), button.format(eid=eid))
+    await answered(fake, query)
+    assert fake.callback_queries[query]["text"] == engine.content.message("tg_button_not_yours", "zh")
+    assert fake.find("sendMessage", since=mark) == [] and fake.find("editMessageReplyMarkup", since=mark) == []
+    service.store.close()
+    counts = service.store.read(lambda db: list(db.execute(
+        "SELECT (SELECT COUNT(*) FROM feedback), (SELECT COUNT(*) FROM enquiries)").fetchone()))
+    service.store.start()
+    assert counts == [0, 1]
+
+
+def test_telegram_enquiry_ids_are_keyed_not_sequential(service: Service, settings: Settings) -> None:
+    """Issue 12 row 11: ids were `t` + bot id + update id, so the next user's id was the next number."""
+    ids = [update_enquiry_id(service, 123456, n) for n in range(1000, 1100)]
+    assert all(len(i) == 16 and i.startswith("t") for i in ids) and len(set(ids)) == 100
+    assert not any(str(n) in i for n, i in zip(range(1000, 1100), ids, strict=True))
+    assert update_enquiry_id(service, 123456, 1000) == ids[0]            # a redelivered update: the same id
+    assert len({i[1:3] for i in ids}) > 30                                # no shared, counting prefix
+    rekeyed = dataclasses.replace(settings, hash_key="another key")
+    other = Service(rekeyed, service.engine, Store(rekeyed))
+    assert update_enquiry_id(other, 123456, 1000) != ids[0]              # without the key it cannot be derived
 
 
 async def test_topic_menu_navigation_edits_in_place(fake: FakeBotAPI, bot: object, engine: Engine) -> None:

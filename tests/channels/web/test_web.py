@@ -94,12 +94,14 @@ async def test_chat_answers_a_colloquial_question_with_its_citation(client: Test
     assert data["clauses"][0]["text"] == engine.clause(data["source"][0]).text
     assert data["related"] and all(set(r) == {"intent", "title"} for r in data["related"])
     assert data["choices"] == []
-    assert data["lang"] == "zh" and data["session"] == "s-1"
+    assert data["lang"] == "zh" and client.server.app[web.SERVICE].session_valid(data["session"])
+    again = (await post(client, "/api/chat", {"text": "hi", "session": data["session"]}))[1]
+    assert again["session"] == data["session"]                 # a minted session is kept
     service: Service = client.server.app[web.SERVICE]
     [row] = rows(settings, "SELECT * FROM enquiries WHERE id = ?", data["enquiry_id"])
     assert (row["channel"], row["text"], row["intent"], row["via"]) == ("web", COLLOQUIAL_3PLUS2, "pathway.3plus2",
                                                                         "text")
-    assert row["user_key"] == service.user_key("web", "s-1") != "s-1"
+    assert row["user_key"] == service.user_key("web", data["session"]) != data["session"]
 
 
 async def test_chat_carries_the_general_explanation_beside_the_answer(client: TestClient, engine: Engine) -> None:
@@ -243,7 +245,8 @@ async def test_choice_answers_the_pressed_intent_and_logs_a_button(client: TestC
     question = clarifying_question(engine)
     _, asked = await post(client, "/api/chat", {"text": question, "session": "s"})
     picked = asked["choices"][1]
-    status, data = await post(client, "/api/choice", {"intent": picked["intent"], "session": "s", "lang": "zh",
+    status, data = await post(client, "/api/choice", {"intent": picked["intent"], "session": asked["session"],
+                                                      "lang": "zh",
                                                       "parent_id": asked["enquiry_id"]})
     assert status == 200
     assert set(data) >= REPLY_KEYS
@@ -280,13 +283,13 @@ async def test_feedback_is_recorded(client: TestClient, settings: Settings, engi
                                     message_key: str) -> None:
     _, asked = await post(client, "/api/chat", {"text": COLLOQUIAL_3PLUS2, "session": "s"})
     status, data = await post(client, "/api/feedback", {"enquiry_id": asked["enquiry_id"], "value": value,
-                                                        "comment": "<b>ok</b>", "session": "s"})
+                                                        "comment": "<b>ok</b>", "session": asked["session"]})
     assert status == 200
     assert data == {"ok": True, "recorded": True, "message": engine.content.message(message_key, "zh")}
     service: Service = client.server.app[web.SERVICE]
     assert rows(settings, "SELECT value, comment, user_key FROM feedback WHERE enquiry_id = ?",
                 asked["enquiry_id"]) == [{"value": value, "comment": "<b>ok</b>",
-                                          "user_key": service.user_key("web", "s")}]
+                                          "user_key": service.user_key("web", asked["session"])}]
 
 
 @pytest.mark.parametrize(("body", "status", "words"), [
@@ -327,7 +330,8 @@ async def test_feedback_is_taken_unchecked_while_the_log_is_unwritable(client: T
 async def test_handoff_records_the_enquiry_and_explains_who_to_contact(client: TestClient, settings: Settings,
                                                                         engine: Engine) -> None:
     _, asked = await post(client, "/api/chat", {"text": "今天天气怎么样", "session": "s"})
-    status, data = await post(client, "/api/handoff", {"enquiry_id": asked["enquiry_id"], "session": "s"})
+    status, data = await post(client, "/api/handoff", {"enquiry_id": asked["enquiry_id"],
+                                                       "session": asked["session"]})
     assert status == 200
     assert data["ok"] is True and data["recorded"] is True
     assert engine.content.message("staff_unavailable", "zh") in data["message"]
@@ -335,7 +339,7 @@ async def test_handoff_records_the_enquiry_and_explains_who_to_contact(client: T
     assert isinstance(data["contacts"], list)
     service: Service = client.server.app[web.SERVICE]
     assert rows(settings, "SELECT enquiry_id, channel, user_key, status FROM handoffs") == [
-        {"enquiry_id": asked["enquiry_id"], "channel": "web", "user_key": service.user_key("web", "s"),
+        {"enquiry_id": asked["enquiry_id"], "channel": "web", "user_key": service.user_key("web", asked["session"]),
          "status": "open"}]
 
 
@@ -435,16 +439,19 @@ async def test_healthz_is_503_when_the_database_is_not_writable(client: TestClie
 async def test_per_session_rate_limit_answers_429(settings: Settings, engine: Engine) -> None:
     limited = dataclasses.replace(settings, rate_per_minute=3)
     async with serving(limited, engine) as c:
+        busy = c.server.app[web.SERVICE].mint_session()
         for _ in range(3):
-            assert (await c.post("/api/chat", json={"text": "hello", "session": "busy"})).status == 200
-        response = await c.post("/api/chat", json={"text": "hello", "session": "busy", "lang": "en"})
+            response = await c.post("/api/chat", json={"text": "hello", "session": busy})
+            assert response.status == 200 and (await response.json())["session"] == busy
+        response = await c.post("/api/chat", json={"text": "hello", "session": busy, "lang": "en"})
         assert response.status == 429
         assert response.headers["Retry-After"] == "60"
         data = await response.json()
         assert "this session" in data["error"]
         assert data["message"] == engine.content.message("rate_limited", "en")
-        assert (await c.post("/api/choice", json={"intent": "pathway.3plus2", "session": "busy"})).status == 429
-        assert (await c.post("/api/chat", json={"text": "hello", "session": "calm"})).status == 200
+        assert (await c.post("/api/choice", json={"intent": "pathway.3plus2", "session": busy})).status == 429
+        calm = c.server.app[web.SERVICE].mint_session()
+        assert (await c.post("/api/chat", json={"text": "hello", "session": calm})).status == 200
 
 
 async def test_per_address_rate_limit_answers_429(settings: Settings, engine: Engine) -> None:
@@ -627,3 +634,81 @@ def urllib_post(url: str, body: dict) -> dict:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a 127.0.0.1 test URL
         return json.loads(response.read())
+
+
+# ---- issue 12 row 9: deeply nested JSON on every endpoint --------------------------------------------
+@pytest.mark.parametrize("path", ["/api/chat", "/api/choice", "/api/feedback", "/api/handoff"])
+@pytest.mark.parametrize("body", [b"[" * 20000 + b"]" * 20000, b'{"text": ' + b"[" * 33 + b"]" * 33 + b"}"])
+async def test_deeply_nested_json_gets_400_with_one_sentence(client: TestClient, path: str, body: bytes) -> None:
+    response = await client.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    data = await response.json()
+    assert data == {"error": "The request body nests arrays or objects more than 32 levels deep."}
+
+
+# ---- issue 12 row 7: sessions minted and signed by the server, capped questions, stored bytes --------------
+async def test_rotating_the_session_field_does_not_escape_the_per_session_limit(settings: Settings,
+                                                                               engine: Engine) -> None:
+    """The review's case: a new made-up `session` on every request was a new budget each time."""
+    limited = dataclasses.replace(settings, rate_per_minute=3)
+    async with serving(limited, engine) as c:
+        statuses = [(await c.post("/api/chat", json={"text": "hello", "session": f"rotated-{n}"})).status
+                    for n in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+        assert (await c.post("/api/chat", json={"text": "hello"})).status == 429     # none at all: same bucket
+
+
+async def test_a_forged_session_is_replaced_by_a_minted_one(client: TestClient) -> None:
+    service: Service = client.server.app[web.SERVICE]
+    real = service.mint_session()
+    token, _, _ = real.rpartition(".")
+    for forged in (token + ".aaaaaaaaaaaaaaaa", "s-1", token):
+        _, data = await post(client, "/api/chat", {"text": "hello", "session": forged})
+        assert data["session"] != forged and service.session_valid(data["session"])
+
+
+async def test_feedback_handoff_and_choices_belong_to_the_session_that_asked(client: TestClient,
+                                                                            settings: Settings) -> None:
+    _, asked = await post(client, "/api/chat", {"text": COLLOQUIAL_3PLUS2})
+    other = client.server.app[web.SERVICE].mint_session()
+    for path, body in [("/api/feedback", {"value": -1}), ("/api/handoff", {}),
+                       ("/api/choice", {"intent": "pathway.3plus4"})]:
+        key = "parent_id" if path == "/api/choice" else "enquiry_id"
+        status, data = await post(client, path, {**body, key: asked["enquiry_id"], "session": other})
+        assert (status, data["error"]) == (403, "This enquiry was asked in another session.")
+    assert rows(settings, "SELECT COUNT(*) AS n FROM feedback") == [{"n": 0}]
+    assert rows(settings, "SELECT COUNT(*) AS n FROM handoffs") == [{"n": 0}]
+
+
+async def test_long_questions_are_stored_capped_with_their_full_length(client: TestClient, settings: Settings,
+                                                                      engine: Engine) -> None:
+    question = COLLOQUIAL_3PLUS2 + "啊" * 5000
+    status, data = await post(client, "/api/chat", {"text": question})
+    assert status == 200
+    [row] = rows(settings, "SELECT text, text_length, truncated FROM enquiries WHERE id = ?", data["enquiry_id"])
+    assert row == {"text": question[:2000], "text_length": len(question), "truncated": 1}
+    assert data["decision"] == engine.ask(question[:2000]).decision           # the matcher saw the same cap
+    short = (await post(client, "/api/chat", {"text": "3加2"}))[1]
+    assert rows(settings, "SELECT text_length, truncated FROM enquiries WHERE id = ?", short["enquiry_id"]) == [
+        {"text_length": 3, "truncated": 0}]
+
+
+async def test_an_address_storing_over_its_byte_budget_gets_429(settings: Settings, engine: Engine) -> None:
+    """The review filled 175 MB in 25 s with 63 KB questions; now 2,000 characters each, 2 MB a minute
+    (a tenth of that here, to keep the test short)."""
+    assert Settings.from_env({}).address_bytes_per_minute == 2_000_000
+    generous = dataclasses.replace(settings, rate_per_minute=100_000, address_rate_per_minute=0,
+                                   address_bytes_per_minute=200_000)
+    async with serving(generous, engine) as c:
+        body = json.dumps({"text": "问" * 20_000}, ensure_ascii=False).encode()    # 60 KB before the cap
+        statuses = []
+        for _ in range(400):
+            response = await c.post("/api/chat", data=body, headers={"Content-Type": "application/json"})
+            statuses.append(response.status)
+            if response.status == 429:
+                assert "Too much text from your address" in (await response.json())["error"]
+                break
+        # 2,000 characters of 3 bytes = 6,000 bytes stored each: the 34th would pass 200,000
+        assert statuses.count(200) == 33 and statuses[-1] == 429
+    size = sum(p.stat().st_size for p in settings.db_path.parent.glob("enquiries.db*"))
+    assert size < 2_000_000

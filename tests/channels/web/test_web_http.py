@@ -86,3 +86,21 @@ async def test_an_unexpected_exception_is_a_500_sentence_without_a_traceback() -
         assert page.status == 500 and await page.text() == web_http.INTERNAL + "\n"
         assert page.headers["X-Content-Type-Options"] == "nosniff"
         assert "secret detail" not in await api.text() + await page.text()
+
+
+
+# ---- issue 12 row 9: deeply nested JSON ----------------------------------------------------------------
+@pytest.mark.parametrize("body", [b"[" * 20000 + b"]" * 20000, b'{"a": ' * 33 + b"1" + b"}" * 33])
+async def test_json_body_refuses_deep_nesting_with_400(body: bytes) -> None:
+    async def echo(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return web_http.json_ok(await web_http.json_body(request))
+
+    app = aiohttp.web.Application(middlewares=[web_http.api_errors])
+    app.router.add_post("/api/echo", echo)
+    async with TestClient(TestServer(app)) as c:
+        response = await c.post("/api/echo", data=body, headers={"Content-Type": "application/json"})
+        assert response.status == 400
+        assert await response.json() == {"error": "The request body nests arrays or objects more than 32 levels "
+                                                  "deep."}
+        nested = b'{"a": ' * 31 + b"1" + b"}" * 31
+        assert (await c.post("/api/echo", data=nested, headers={"Content-Type": "application/json"})).status == 200

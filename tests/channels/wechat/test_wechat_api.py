@@ -85,7 +85,7 @@ async def test_sealed_addresses_open_only_with_the_right_key(api: WeChatApi, fak
     await api.send_text(Sealer(b"k").seal(OPENID, "notify"), "通知")
     assert fake.sent[-1]["touser"] == OPENID
     with pytest.raises(WeChatApiError):
-        await api.send_text(Sealer(b"other").seal(OPENID, "handoff"), "不会发出")
+        await api.send_text(Sealer(b"other").seal(OPENID, "handoffs.reply_to"), "不会发出")
     assert len(fake.sent) == 1
 
 

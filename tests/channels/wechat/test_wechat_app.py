@@ -282,7 +282,7 @@ async def test_handoff_keeps_the_reply_address_sealed(channel: WeChatChannel, fa
     assert (handoff["channel"], handoff["enquiry_id"]) == ("wechat", question["id"])
     assert handoff["user_key"] == question["user_key"] == store.user_key("wechat", OPENID)
     assert OPENID not in str(handoff) and OPENID not in str(question)
-    assert store.sealer.open(handoff["reply_to"], "handoff") == OPENID
+    assert store.reply_address(handoff) == OPENID
     assert await channel.api.send_text(handoff["reply_to"], "工作人员回复：你好") == 1
     assert fake.sent[-1] == {"touser": OPENID, "content": "工作人员回复：你好"}
 

@@ -19,12 +19,6 @@
     },
   };
 
-  function newSession() {
-    const bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-
   function browserLang() {
     const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
     for (const pref of prefs) {
@@ -36,13 +30,13 @@
 
   const state = {
     lang: LANGS.includes(store.get(KEY_LANG)) ? store.get(KEY_LANG) : browserLang(),
-    session: store.get(KEY_SESSION) || newSession(),
+    // The server mints and signs the session id: the first reply carries it, later requests send it back.
+    session: store.get(KEY_SESSION) || null,
     audience: store.get(KEY_AUDIENCE) || "",
     texts: {},
     lastEnquiry: null,
     busy: false,
   };
-  store.set(KEY_SESSION, state.session);
 
   const $ = (id) => document.getElementById(id);
   const log = $("log");
@@ -87,6 +81,10 @@
       const response = await fetch(path, options);
       let data = null;
       try { data = await response.json(); } catch (e) { data = null; }
+      if (data && typeof data.session === "string" && data.session !== state.session) {
+        state.session = data.session;
+        store.set(KEY_SESSION, data.session);
+      }
       return { status: response.status, data };
     } catch (e) {
       return { status: 0, data: null };
