@@ -299,7 +299,7 @@ class UserHandlers:
             await self.send(context, chat_id, outs)
         elif kind == "r":
             notice = await self.routes.show(update, context, args[0], lang,
-                                            update_enquiry_id(context.bot.id, update.update_id))
+                                            update_enquiry_id(self.service, context.bot.id, update.update_id))
         elif kind == "f" and args[0] in "+-":
             value = 1 if args[0] == "+" else -1
             try:

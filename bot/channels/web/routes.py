@@ -46,7 +46,7 @@ def flows_json(service: Service, lang: str) -> dict[str, Any]:
 
 
 def add_routes(app: web.Application, service_key: web.AppKey, channel: str,
-               session_of: Callable[[dict[str, Any]], str],
+               session_of: Callable[[web.Request, dict[str, Any]], tuple[str, str]],
                check_rate: Callable[[web.Request, str, str | None], None]) -> None:
     """Register GET and POST /api/route on the chat app, with its session and rate-limit helpers."""
 
@@ -62,8 +62,8 @@ def add_routes(app: web.Application, service_key: web.AppKey, channel: str,
         flow = text_field(data, "flow", required=True, max_len=64) or ""
         answers = _answers(data.get("answers"))
         lang = lang_field(data.get("lang")) or "zh"
-        session = session_of(data)
-        check_rate(request, session, lang)
+        session, rate_key = session_of(request, data)
+        check_rate(request, rate_key, lang)
         try:
             outcome = await service.route(flow, answers, lang, channel=channel, user_id=session)
         except UnknownRoute as exc:

@@ -128,19 +128,20 @@ class WeChatChannel:
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The request body, at most MAX_BODY bytes (413 beyond, whether declared or streamed)."""
+    """The request body, at most MAX_BODY bytes (413 beyond, whether declared or streamed).
+
+    The server's body-deadline middleware (bot.channels.web.timeouts) has usually read it already, within the
+    app's client_max_size; request.read() then returns it from memory.
+    """
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ProtocolError(413, "The body is too large.")
-    chunks, size = [], 0
-    while True:
-        chunk = await request.content.read(16 * 1024)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ProtocolError(413, "The body is too large.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ProtocolError(413, "The body is too large.") from None
+    if len(body) > MAX_BODY:
+        raise ProtocolError(413, "The body is too large.")
+    return body
 
 
 def refuse(request: web.Request, exc: ProtocolError) -> web.Response:
