@@ -17,6 +17,7 @@ AUDIENCES = ("student", "enterprise", "teacher", "all")
 MIN_EXAMPLES = {"zh": 12, "en": 4}
 SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml"}
 LEARNED_FILE = "learned.yaml"
+SILENT_KINDS = ("fees", "amounts", "dates", "schools", "majors", "firms", "contacts", "eligibility", "procedure")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Intent:
     keywords: tuple[str, ...] = ()
     learned: dict[str, tuple[str, ...]] = field(default_factory=dict)
     file: str = ""
+    silent_on: dict[str, dict[str, str]] = field(default_factory=dict)   # kind -> {zh, en}: what the plan leaves open
 
     def all_examples(self, lang: str) -> tuple[str, ...]:
         """Curated plus learned examples in one language."""
@@ -98,6 +100,21 @@ def _str_list(raw: dict, key: str, path: str, iid: str, required: bool = True) -
     return tuple(str(v).strip() for v in value if str(v).strip())
 
 
+def _silent_on(raw: dict, path: str, iid: str) -> dict[str, dict[str, str]]:
+    value = raw.get("silent_on")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(path, f"must map kinds ({', '.join(SILENT_KINDS)}) to zh/en sentences.", intent=iid,
+                        field="silent_on")
+    out = {}
+    for kind in value:
+        if kind not in SILENT_KINDS:
+            raise DataError(path, f"is not one of {', '.join(SILENT_KINDS)}.", intent=iid, field=f"silent_on.{kind}")
+        out[str(kind)] = _text_map(value, kind, path, iid)
+    return out
+
+
 def parse_intent(raw: Any, path: str, index: int) -> Intent:
     """Validate one intent mapping; raise DataError naming file, intent and field."""
     if not isinstance(raw, dict):
@@ -129,7 +146,8 @@ def parse_intent(raw: Any, path: str, index: int) -> Intent:
     return Intent(id=iid, audience=audience, title=_text_map(raw, "title", path, iid), examples=examples,
                   answer=_text_map(raw, "answer", path, iid), source=source, related=related,
                   reviewed=reviewed, review_by=review_by,
-                  keywords=_str_list(raw, "keywords", path, iid, required=False), file=path)
+                  keywords=_str_list(raw, "keywords", path, iid, required=False), file=path,
+                  silent_on=_silent_on(raw, path, iid))
 
 
 def _load_synonyms(path: Path) -> dict[str, tuple[str, ...]]:

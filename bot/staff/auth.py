@@ -25,6 +25,7 @@ class Session:
     created: float
     seen: float
     lang: str = "zh"
+    user: str = ""                  # the staff account signed in (authors of versions)
     flash: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -35,12 +36,12 @@ class Sessions:
         self.clock = clock
         self._items: dict[str, Session] = {}
 
-    def create(self, authenticated: bool, lang: str = "zh") -> Session:
+    def create(self, authenticated: bool, lang: str = "zh", user: str = "") -> Session:
         """A new session with a fresh random id and CSRF token."""
         now = self.clock()
         if len(self._items) >= MAX_SESSIONS:
             self._prune(now)
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), authenticated, now, now, lang)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), authenticated, now, now, lang, user)
         self._items[session.id] = session
         return session
 
@@ -78,7 +79,7 @@ class Sessions:
 
 
 class LoginGuard:
-    """Per-address failed sign-in counter; after FREE_ATTEMPTS, a lockout that doubles with each failure."""
+    """Failed sign-ins per key (an address or an account); after FREE_ATTEMPTS, a lockout doubling per failure."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
