@@ -203,7 +203,13 @@ def render_reply(engine: Engine, reply: Reply, enquiry_id: str, audience: str | 
         rows = [[_button(c.title, "i", c.intent, enquiry_id)] for c in reply.choices if c.intent in engine.intents]
         return messages(reply.answer, InlineKeyboardMarkup([*rows, contact]), quote=quote)
     topics = [_button(t.title[lang], "t", t.id) for t in engine.menu.topics_for(audience)]
-    return messages(reply.answer, InlineKeyboardMarkup([*_rows(topics, TOPICS_PER_ROW), contact]), quote=quote)
+    return messages(reply.answer, InlineKeyboardMarkup([*_rows(topics, TOPICS_PER_ROW), contact,
+                                                        [optin_button(engine, lang, enquiry_id)]]), quote=quote)
+
+
+def optin_button(engine: Engine, lang: str, enquiry_id: str) -> InlineKeyboardButton:
+    """有答案时通知我 / Tell me when there is an answer."""
+    return _button(engine.content.message("optin_button", lang), "n", enquiry_id)
 
 
 def render_clauses(engine: Engine, intent_id: str, lang: str) -> list[Out]:
