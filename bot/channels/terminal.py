@@ -22,7 +22,7 @@ LANGS = ("zh", "en")
 class Option:
     """A numbered option: an intent to answer or a topic to open."""
 
-    kind: str          # "intent" | "topic"
+    kind: str          # "intent" | "topic" | "notify"
     id: str
     title: str
 
@@ -55,6 +55,9 @@ class TerminalChat:
         self.say(self.message("term_help"))
         if self.logger is None:
             self.say(self.message("term_not_logged"))
+            return
+        for question, reply in self.logger.notices(self.engine):
+            self.say(self.engine.content.message("optin_notice", reply.lang, question=question) + "\n\n" + reply.answer)
 
     def handle(self, line: str) -> bool:
         """Act on one typed line; False when the user wants to leave."""
@@ -96,6 +99,11 @@ class TerminalChat:
             self.say(self.message("term_no_option", number=number))
             return
         option = self.options[number - 1]
+        if option.kind == "notify":
+            added = self.logger.opt_in(option.id, option.title, self.lang) if self.logger is not None else False
+            self.options = [o for o in self.options if o.kind != "notify"]
+            self.say(self.message("term_optin_recorded" if added else "optin_already"))
+            return
         if option.kind == "topic":
             topic = self.engine.menu.topics[option.id]
             self.options = [Option("intent", i, self.engine.title(i, self.lang)) for i in topic.intents]
@@ -125,6 +133,10 @@ class TerminalChat:
         elif reply.decision == "fallback":
             self.options = [Option("topic", t.id, t.title[self.lang]) for t in self.engine.menu.topics_for(None)]
             text += "\n\n" + self.message("menu_header") + "\n" + self._numbered()
+            if self.logger is not None and self.last_enquiry and via == "text":
+                # The option carries the question; it is numbered after the topics.
+                self.options.append(Option("notify", self.last_enquiry, reply.question))
+                text += f"\n  {len(self.options)}. {self.message('optin_button')}"
         else:
             self.options = []
         self.say(text)

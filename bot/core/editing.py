@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from bot.core.engine import Engine
@@ -33,6 +33,7 @@ from bot.errors import DataError, VocbotError
 ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 ORDER = ("id", "audience", "title", "keywords", "examples", "answer", "silent_on", "source", "related", "reviewed",
          "review_by")
+UNORDERED = ("source", "related")
 HEADER = ("# Written by the staff answer editor (/staff/editor); safe to edit by hand.\n"
           "# Format: docs/intents-format.md.\n")
 
@@ -113,6 +114,15 @@ def _plain(value: Any) -> Any:
     return str(value).strip() if isinstance(value, str) else value
 
 
+def _styled_like(old: Any, value: Any) -> Any:
+    """A new list written in the flow style ([a, b]) when the old one was."""
+    if isinstance(old, CommentedSeq) and isinstance(value, list) and old.fa.flow_style():
+        seq = CommentedSeq(value)
+        seq.fa.set_flow_style()
+        return seq
+    return value
+
+
 def _update(entry: CommentedMap, values: dict[str, Any]) -> None:
     """Replace changed fields only (comments and layout of the others stay); new fields go in ORDER."""
     for key in ORDER:
@@ -128,8 +138,10 @@ def _update(entry: CommentedMap, values: dict[str, Any]) -> None:
             entry.insert(keys.index(later[0]) if later else len(keys), key, value)
         elif empty and key == "silent_on":
             del entry[key]
+        elif key in UNORDERED and sorted(_plain(entry[key]) or []) == sorted(value):
+            continue                          # pickers list in their own order; the file's order stands
         elif _plain(entry[key]) != _plain(value):
-            entry[key] = value
+            entry[key] = _styled_like(entry[key], value)
 
 
 def find(intents_dir: Path, intent_id: str) -> tuple[str, str] | None:
