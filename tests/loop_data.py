@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from bot.core import editing
+
 # Falls back with the shipped intents (checked by the tests). The issue's `3+2读到一半可以转去读普高吗`
 # gets `answer` (pathway.3plus2, score 51) from today's matcher, so the tests use this wording instead.
 QUESTION = "职高读一半不想读了可以转普高不"
@@ -41,3 +45,13 @@ def editor_form(**overrides: object) -> list[tuple[str, str]]:
         for item in value if isinstance(value, list) else [value]:
             out.append((key, str(item)))
     return out
+
+
+def write_intent(intents_dir: Path, content_dir: Path) -> Path:
+    """Write the new intent as the editor's save does (validated, its own file); returns the file."""
+    draft = editing.Draft(id=INTENT, audience="student", title={"zh": "中职转普高", "en": "Moving to general high school"},
+                          answer={"zh": ANSWER_ZH, "en": ANSWER_EN}, examples={"zh": EXAMPLES_ZH, "en": EXAMPLES_EN},
+                          source=["三(一)4"], related=["pathway.overview", "pathway.3plus2"])
+    path, old, new = editing.render_change(intents_dir, draft, None)
+    editing.write(intents_dir, content_dir, path, old, new)
+    return path
