@@ -233,9 +233,9 @@ class Store:
         return self.read(query)
 
     def find_enquiry(self, enquiry_id: str) -> dict[str, Any] | None:
-        """The channel, pseudonym, intent, language and text of one enquiry, or None when it is not in the log."""
+        """The channel, pseudonym, intent, language, text and kind of one enquiry, or None when it is not logged."""
         def query(db: sqlite_utils.Database) -> dict[str, Any] | None:
-            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text FROM enquiries WHERE id = ?",
+            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text, via FROM enquiries WHERE id = ?",
                                  [enquiry_id]))
             return rows[0] if rows else None
         return self.read(query)

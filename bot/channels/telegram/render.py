@@ -128,7 +128,7 @@ def parse_callback(data: str | None) -> tuple[str, list[str]]:
     if not data:
         return "", []
     kind, _, rest = data.partition(":")
-    arity = {"a": 1, "t": 1, "m": 0, "l": 1, "i": 2, "o": 1, "f": 2, "h": 1}
+    arity = {"a": 1, "t": 1, "m": 0, "l": 1, "i": 2, "o": 1, "f": 2, "h": 1, "n": 1}
     if kind not in arity:
         return "", []
     args = rest.split(":", arity[kind] - 1) if arity[kind] else []
