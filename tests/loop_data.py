@@ -49,7 +49,8 @@ def editor_form(**overrides: object) -> list[tuple[str, str]]:
 
 def write_intent(intents_dir: Path, content_dir: Path) -> Path:
     """Write the new intent as the editor's save does (validated, its own file); returns the file."""
-    draft = editing.Draft(id=INTENT, audience="student", title={"zh": "中职转普高", "en": "Moving to general high school"},
+    draft = editing.Draft(id=INTENT, audience="student",
+                          title={"zh": "中职转普高", "en": "Moving to general high school"},
                           answer={"zh": ANSWER_ZH, "en": ANSWER_EN}, examples={"zh": EXAMPLES_ZH, "en": EXAMPLES_EN},
                           source=["三(一)4"], related=["pathway.overview", "pathway.3plus2"])
     path, old, new = editing.render_change(intents_dir, draft, None)
