@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 Sender = Callable[[dict[str, Any], Reply, str | None], Awaitable[None]]
 
 
+class NotSent(Exception):
+    """A sender's word that the platform certainly did not take the message (refused, unreachable): retry later."""
+
+
+class Undeliverable(Exception):
+    """A sender's word that this address can never be reached (the user blocked the bot): give up on it."""
+
+
 def purpose(channel: str) -> str:
     """What a sealed reply address of this channel is for (bound into the seal)."""
     return f"optin:{channel}"
@@ -84,10 +92,21 @@ class Notifier:
         try:
             address = self.store.sealer.open(row["reply_to"], purpose(channel)) if row["reply_to"] else None
             await sender(row, reply, address)
+        except NotSent as exc:
+            # Certainly not delivered: pending again, tried at the next publish or start.
+            await self.store.achange(optins.release, row["id"])
+            log.warning("notices: the %s notice of opt-in %s was not taken (%s); it stays pending", channel,
+                        row["id"], exc)
+            return 0
+        except Undeliverable as exc:
+            await self.store.achange(optins.give_up, row["id"])
+            log.info("notices: the %s address of opt-in %s is unreachable (%s); erased", channel, row["id"], exc)
+            return 0
         except Exception:
-            # Claimed, not sent: it stays `sending` (counted as told), never retried, so nothing goes out twice.
+            # Maybe delivered (a timeout, a crash): it stays `sending`, counted as told and never retried,
+            # so nothing goes out twice.
             self.failed += 1
-            log.exception("notices: the %s notice of opt-in %s could not be sent", channel, row["id"])
+            log.exception("notices: the %s notice of opt-in %s may not have been sent", channel, row["id"])
             return 0
         await self.store.achange(optins.told, row["id"])
         self.sent += 1

@@ -173,3 +173,43 @@ def test_counts_per_enquiry(settings: Settings) -> None:
     assert store.read(optins.counts) == {"e1": {"pending": 2, "told": 2}}
     assert store.read(optins.by_question)[0] | {"last_ts": None} == {"question": "q", "pending": 2, "told": 2,
                                                                       "last_ts": None}
+
+
+class Refusing:
+    """A sender whose platform answers with a definite refusal (or a dead address)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    async def __call__(self, row: dict[str, Any], reply: Reply, address: str | None) -> None:
+        self.calls += 1
+        raise self.error
+
+
+async def test_a_certain_refusal_stays_pending_and_is_sent_at_the_next_push(svc: Service) -> None:
+    from bot.notify import NotSent
+
+    await opted_in(svc)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    svc.notifier.register("telegram", Refusing(NotSent("502 Bad Gateway")))
+    assert await svc.reload_engine() is None
+    await svc.drain_notices()
+    [row] = rows(svc)
+    assert (row["status"], row["notified_at"]) == ("pending", None) and row["reply_to"]
+    outbox = Outbox()
+    svc.notifier.register("telegram", outbox)
+    assert await svc.notifier.push(svc.engine) == 1 and outbox.sent == [(QUESTION, INTENT, "4200")]
+
+
+async def test_a_dead_address_is_given_up_and_erased(svc: Service) -> None:
+    from bot.notify import Undeliverable
+
+    await opted_in(svc)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    refusing = Refusing(Undeliverable("Forbidden: bot was blocked by the user"))
+    svc.notifier.register("telegram", refusing)
+    assert await svc.reload_engine() is None
+    await svc.drain_notices()
+    assert (rows(svc)[0]["status"], rows(svc)[0]["reply_to"]) == ("unreachable", None)
+    assert await svc.notifier.push(svc.engine) == 0 and refusing.calls == 1

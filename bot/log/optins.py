@@ -1,8 +1,10 @@
 """Opt-in notices in the log: "tell me when there is an answer", claimed before sending so none goes out twice.
 
-A row goes pending -> sending -> told. The claim (pending -> sending, with `notified_at`) is committed before the
-message is sent, so a crash between the two can lose a notice but never repeat one; `told` follows the send,
-and the sealed reply address is erased then (or on withdrawal, or by the retention purge).
+A row goes pending -> sending -> told, or pending -> withdrawn. The claim (pending -> sending, stamping
+`notified_at`) is committed before the message is sent, so a crash between the two can lose a notice but
+never repeat one. A platform that certainly refused the message sends the row back to pending; a dead address
+makes it unreachable. The sealed reply address is erased once told, withdrawn or unreachable, and the
+retention purge deletes the rest.
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ def claim(conn: sqlite3.Connection, optin_id: int, intent: str) -> bool:
 def told(conn: sqlite3.Connection, optin_id: int) -> None:
     """sending -> told: the notice went out; the reply address is no longer needed."""
     conn.execute("UPDATE optins SET status = 'told', reply_to = NULL WHERE id = ?", [optin_id])
+
+
+def release(conn: sqlite3.Connection, optin_id: int) -> None:
+    """sending -> pending: the platform certainly did not take the notice (retried later)."""
+    conn.execute("UPDATE optins SET status = 'pending', notified_at = NULL, intent = NULL "
+                 "WHERE id = ? AND status = 'sending'", [optin_id])
+
+
+def give_up(conn: sqlite3.Connection, optin_id: int) -> None:
+    """sending -> unreachable: the address can never be used (the user blocked the bot); it is erased."""
+    conn.execute("UPDATE optins SET status = 'unreachable', reply_to = NULL WHERE id = ?", [optin_id])
 
 
 def counts(db: Any, enquiry_ids: Iterable[str] | None = None) -> dict[str, dict[str, int]]:

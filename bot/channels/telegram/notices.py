@@ -11,12 +11,14 @@ import logging
 from typing import Any
 
 from telegram import Message, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.channels.telegram import render
 from bot.channels.telegram.handlers import UserHandlers
 from bot.channels.telegram.prefs import CHANNEL
 from bot.core.engine import Reply
+from bot.notify import NotSent, Undeliverable
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,13 @@ def sender(application: Application, service: Service) -> Any:
         engine = service.engine
         intro = engine.content.message("optin_notice_quote", reply.lang)
         header = f"{render.esc(intro)}\n<blockquote>{render.esc(row['question'])}</blockquote>"
-        for out in render.messages(reply.answer, header=header):
-            await application.bot.send_message(int(address), out.html, reply_markup=out.markup)
+        try:
+            for out in render.messages(reply.answer, header=header):
+                await application.bot.send_message(int(address), out.html, reply_markup=out.markup)
+        except (Forbidden, BadRequest) as exc:        # blocked the bot, or the chat is gone
+            raise Undeliverable(str(exc)) from exc
+        except TimedOut:                              # maybe delivered: never risk a second copy
+            raise
+        except (NetworkError, RetryAfter) as exc:     # refused or unreachable: not delivered
+            raise NotSent(str(exc)) from exc
     return send
