@@ -94,7 +94,7 @@ class Notifier:
             await sender(row, reply, address)
         except NotSent as exc:
             # Certainly not delivered: pending again, tried at the next publish or start.
-            await self.store.achange(optins.release, row["id"])
+            await self.store.achange(optins.release, row["id"], row["reply_to"])
             log.warning("notices: the %s notice of opt-in %s was not taken (%s); it stays pending", channel,
                         row["id"], exc)
             return 0

@@ -103,6 +103,7 @@ async def test_a_notice_claimed_before_a_crash_is_not_sent_again(svc: Service) -
     assert await svc.reload_engine() is None
     await svc.drain_notices()
     assert rows(svc)[0]["status"] == "sending" and rows(svc)[0]["notified_at"]
+    assert rows(svc)[0]["reply_to"] is None                   # the claim erased the chat id
     outbox = Outbox()
     svc.notifier.register("telegram", outbox)
     assert await svc.notifier.push(svc.engine) == 0 and outbox.sent == []

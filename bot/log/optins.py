@@ -2,9 +2,9 @@
 
 A row goes pending -> sending -> told, or pending -> withdrawn. The claim (pending -> sending, stamping
 `notified_at`) is committed before the message is sent, so a crash between the two can lose a notice but
-never repeat one. A platform that certainly refused the message sends the row back to pending; a dead address
-makes it unreachable. The sealed reply address is erased once told, withdrawn or unreachable, and the
-retention purge deletes the rest.
+never repeat one; the claim also erases the sealed reply address, which the sender holds in memory only. A
+platform that certainly refused the message sends the row back to pending with its address; a dead address
+makes it unreachable. Withdrawal erases the address too, and the retention purge deletes the rest.
 """
 
 from __future__ import annotations
@@ -56,20 +56,21 @@ def pending(db: Any, channel: str | None = None, user_key: str | None = None) ->
 
 
 def claim(conn: sqlite3.Connection, optin_id: int, intent: str) -> bool:
-    """pending -> sending, stamping `notified_at`; False when another sender (or an earlier run) had it."""
-    return conn.execute("UPDATE optins SET status = 'sending', intent = ?, notified_at = ? "
+    """pending -> sending, stamping `notified_at` and erasing the address (the sender holds it in memory);
+    False when another sender (or an earlier run) had it."""
+    return conn.execute("UPDATE optins SET status = 'sending', intent = ?, notified_at = ?, reply_to = NULL "
                         "WHERE id = ? AND status = 'pending'", [intent, utcnow(), optin_id]).rowcount == 1
 
 
 def told(conn: sqlite3.Connection, optin_id: int) -> None:
-    """sending -> told: the notice went out; the reply address is no longer needed."""
+    """sending -> told: the notice went out."""
     conn.execute("UPDATE optins SET status = 'told', reply_to = NULL WHERE id = ?", [optin_id])
 
 
-def release(conn: sqlite3.Connection, optin_id: int) -> None:
-    """sending -> pending: the platform certainly did not take the notice (retried later)."""
-    conn.execute("UPDATE optins SET status = 'pending', notified_at = NULL, intent = NULL "
-                 "WHERE id = ? AND status = 'sending'", [optin_id])
+def release(conn: sqlite3.Connection, optin_id: int, reply_to: str | None) -> None:
+    """sending -> pending with its sealed address back: the platform certainly did not take the notice."""
+    conn.execute("UPDATE optins SET status = 'pending', notified_at = NULL, intent = NULL, reply_to = ? "
+                 "WHERE id = ? AND status = 'sending'", [reply_to, optin_id])
 
 
 def give_up(conn: sqlite3.Connection, optin_id: int) -> None:
