@@ -326,6 +326,7 @@ async def _service_lifecycle(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     service.start()
     yield
+    await service.drain_notices()
     await asyncio.to_thread(service.close)    # drains every queued enquiry before the process exits
 
 
