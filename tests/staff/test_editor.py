@@ -199,3 +199,19 @@ async def test_every_post_needs_the_csrf_token(dash: TestClient, staff_settings:
 
 def test_the_test_intent_is_not_shipped() -> None:
     assert not (Path(__file__).resolve().parents[2] / "intents" / "pathway_transfer_general.yaml").exists()
+
+
+async def test_the_new_pages_need_no_script_style_or_outside_asset(dash: TestClient) -> None:
+    _, token = await login(dash)
+    await dash.post("/staff/editor", data=[*editor_form(), ("csrf", token), ("action", "save")])
+    preview = await (await dash.post("/staff/editor", data=[*editor_form(file="pathway_transfer_general.yaml"),
+                                                            ("csrf", token), ("action", "preview")])).text()
+    pages = [preview]
+    for path in ("/staff/editor?enquiry_id=x", f"/staff/editor?intent={INTENT}", "/staff/versions",
+                 "/staff/versions/1"):
+        response = await dash.get(path)
+        assert response.status == 200, path
+        pages.append(await response.text())
+    for page in pages:
+        assert test_staff.markup(page) == {"script": 0, "style": 0, "style_attr": 0, "handlers": 0, "external": 0}
+    assert (await dash.get("/staff/versions/999")).status == 404
