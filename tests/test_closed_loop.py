@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import signal
 import socket
@@ -21,8 +20,8 @@ import aiohttp
 import pytest
 from browser_harness import chromium_page, require_chromium
 from fake_bot_api import TOKEN, FakeBotAPI
-from loop_data import INTENT, QUESTION, editor_form
-from playwright.async_api import expect
+from loop_data import ANSWER_EN, ANSWER_ZH, EXAMPLES_EN, EXAMPLES_ZH, INTENT, QUESTION
+from playwright.async_api import Page, expect
 from telegram_harness import ask, data_of, press, visible
 
 from bot.config import ROOT
@@ -68,29 +67,37 @@ def _notices_to(fake: FakeBotAPI, chat_id: int) -> list:
     return [c for c in fake.find("sendMessage", chat_id=chat_id) if "<blockquote>" in str(c.params.get("text"))]
 
 
-async def _staff_writes_and_publishes(base: str) -> None:
-    """Sign in as admin, open the editor from the cluster in 未答问题, save the new intent, publish."""
-    async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as staff:
-        form = await (await staff.get("/staff/login")).text()
-        token = re.search(r'name="csrf" value="([^"]+)"', form)[1]
-        signed = await staff.post("/staff/login", data={"csrf": token, "name": "admin", "password": PASSWORD},
-                                  allow_redirects=False)
-        assert signed.status == 303
-        page = await (await staff.get("/staff/unanswered")).text()
-        token = re.search(r'name="csrf" value="([^"]+)"', page)[1]
-        cluster = next(a for a in page.split("<article")[1:] if QUESTION in a)
-        assert "等待通知 2 人" in cluster                        # the Telegram user and the web session
-        link = re.search(r'href="(/staff/editor\?[^"]+)"', cluster)[1].replace("&amp;", "&")
-        editor = await (await staff.get(link)).text()
-        ids = re.findall(r'name="enquiry_id" value="([^"]+)"', editor)
-        assert len(ids) == 2 and "三(一)4" in editor
-        saved = await staff.post("/staff/editor", data=[*editor_form(), ("csrf", token), ("action", "save"),
-                                                        *(("enquiry_id", i) for i in ids)], allow_redirects=False)
-        assert saved.status == 303, await saved.text()
-        published = await staff.post("/staff/publish", data={"csrf": token})
-        text = await published.text()
-        assert published.status == 200 and "已发布版本" in text           # the versions page after the redirect
-        assert re.search(r"<td>admin</td>\s*<td><a [^>]*>pathway.transfer_general</a></td><td>create</td>", text)
+async def _staff_writes_and_publishes(page: Page, base: str) -> None:
+    """In the browser: sign in as admin, open the editor from the cluster in 未答问题, write the new intent
+    citing 三(一)4, preview it, save and publish."""
+    await page.goto(base + "/staff/login")
+    await page.locator("#name").fill("admin")
+    await page.locator("#password").fill(PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+    await page.goto(base + "/staff/unanswered")
+    cluster = page.locator("article.cluster").filter(has_text=QUESTION)
+    await expect(cluster.locator(".optins")).to_contain_text("等待通知 2 人")    # the Telegram user and the web
+    await cluster.get_by_role("link", name="为这组问题写新答案").click()
+    await expect(page.locator('textarea[name="examples_zh"]')).to_have_value(QUESTION)   # pre-filled
+    for name, value in (("id", INTENT), ("title_zh", "中职转普高"), ("title_en", "Moving to general high school"),
+                        ("answer_zh", ANSWER_ZH), ("answer_en", ANSWER_EN), ("examples_zh", "\n".join(EXAMPLES_ZH)),
+                        ("examples_en", "\n".join(EXAMPLES_EN)),
+                        ("silent_procedure_zh", "方案没有写中职转普高的办法和手续。"),
+                        ("silent_procedure_en", "The plan does not say how a move to general high school works.")):
+        await page.locator(f'[name="{name}"]').fill(value)
+    await page.locator('select[name="audience"]').select_option("student")
+    await page.locator('select[name="related"]').select_option(["pathway.overview", "pathway.3plus2"])
+    clause = page.locator("aside.clauses details").filter(has_text="构建技能人才成长")
+    await clause.locator(".clause-heading").click()                  # opens the clause's text beside the form
+    await clause.locator('input[name="source"]').check()
+    await expect(clause.locator(".clause-text")).to_contain_text("构建职业技术教育与普通高中教育相互融通")
+    await page.get_by_role("button", name="检查并预览").click()
+    await expect(page.locator(".preview.telegram").first).to_contain_text("三(一)4")
+    await expect(page.locator(".matches")).to_contain_text(f"answer {INTENT}")
+    await page.get_by_role("button", name="保存并发布").click()
+    await expect(page.locator(".notice").first).to_contain_text("已保存")
+    await expect(page.locator("main")).to_contain_text("已发布版本")
+    await expect(page.locator("table.versions tbody tr").first).to_contain_text("admin")
 
 
 async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: Path) -> None:
@@ -124,7 +131,7 @@ async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: P
             # 3-4. Staff write the new intent for the cluster, citing 三(一)4, and publish.
             mark = fake.mark()
             started = time.monotonic()
-            await _staff_writes_and_publishes(base)
+            await _staff_writes_and_publishes(await page.context.new_page(), base)
             # 5a. Within 60 s the Telegram user gets the answer, quoting the question.
             notice = await fake.wait_call("sendMessage", since=mark, chat_id=ASKER, timeout=60)
             told_after = time.monotonic() - started

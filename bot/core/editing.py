@@ -166,7 +166,7 @@ def render_change(intents_dir: Path, draft: Draft, file_name: str | None) -> tup
         if path.exists() or path.name in SPECIAL_FILES:
             raise EditError(f"{path.name} already exists; choose another id or edit that intent.")
         doc = CommentedMap(intents=[CommentedMap((k, v) for k, v in draft.values().items()
-                                                 if v not in ({}, []) or k in ("examples",))])
+                                                 if v not in ({}, []) or k in ("examples", "source", "related"))])
         return path, "", HEADER + dump(doc)
     path = intents_dir / Path(file_name).name
     if not path.exists():                     # restoring an intent whose file was removed

@@ -66,6 +66,7 @@ async def test_hostile_editor_input_is_escaped_in_every_preview(dash: TestClient
 @pytest.mark.parametrize(("overrides", "expected"), [
     ({"examples_zh": QUESTION}, "field examples.zh: needs at least 12 questions, has 1"),
     ({"source": ["九(九)9"]}, "九(九)9"),
+    ({"source": []}, "field source: needs at least one clause id"),
     ({"related": ["pathway.overview"]}, "field related: needs 2-4 intent ids, has 1"),
     ({"related": ["pathway.overview", "no.such"]}, "names an unknown intent"),
     ({"answer_en": ""}, "field answer.en: is missing the en text"),
