@@ -103,3 +103,28 @@ async def test_cli_promote_then_reload_in_telegram_notifies_the_asker(
     assert service.engine.answer_intent("pathway.overview", "zh").answer.split("\n")[0] in visible(notice)
     assert dataclasses.asdict(service.settings)["intents_dir"] == settings.intents_dir
     assert INTENT not in service.engine.intents
+
+
+async def test_a_refused_notice_waits_and_goes_out_once_when_the_bot_starts_again(
+        fake: FakeBotAPI, service: Service) -> None:
+    from telegram_harness import running_bot
+
+    user = fake.user(3005)
+    async with running_bot(service):
+        await opt_in(fake, service, user)
+        write_intent(service.settings.intents_dir, service.settings.content_dir)
+        fake.fail("sendMessage", status=500, times=10)           # every attempt refused (Bad Gateway and co.)
+        assert await service.reload_engine() is None
+        await service.drain_notices()
+        assert rows(service, "SELECT status, reply_to IS NOT NULL AS sealed FROM optins") == \
+            [{"status": "pending", "sealed": 1}]
+        fake.faults.clear()
+    mark = fake.mark()
+    async with running_bot(service):                              # the next start pushes what is pending
+        notice = await fake.wait_call("sendMessage", since=mark, chat_id=3005, timeout=30)
+        assert QUESTION in visible(notice)
+        await service.drain_notices()
+    async with running_bot(service):
+        await service.drain_notices()
+    assert len(fake.find("sendMessage", since=mark, chat_id=3005)) == 1
+    assert rows(service, "SELECT status FROM optins") == [{"status": "told"}]
