@@ -169,6 +169,8 @@ def render_change(intents_dir: Path, draft: Draft, file_name: str | None) -> tup
                                                  if v not in ({}, []) or k in ("examples", "source", "related"))])
         return path, "", HEADER + dump(doc)
     path = intents_dir / Path(file_name).name
+    if path.suffix != ".yaml" or path.name in SPECIAL_FILES or path.name.startswith("."):
+        raise EditError(f"{path.name} is not an intents file.")
     if not path.exists():                     # restoring an intent whose file was removed
         return path, "", HEADER + dump(CommentedMap(intents=[CommentedMap(draft.values())]))
     old = path.read_text(encoding="utf-8")

@@ -72,6 +72,8 @@ async def test_hostile_editor_input_is_escaped_in_every_preview(dash: TestClient
     ({"answer_en": ""}, "field answer.en: is missing the en text"),
     ({"id": "Bad Id!"}, "is not a valid intent id"),
     ({"id": "pathway.3plus2"}, "duplicate id"),
+    ({"file": "../../evil.txt"}, "evil.txt is not an intents file"),
+    ({"file": "synonyms.yaml"}, "synonyms.yaml is not an intents file"),
 ])
 async def test_the_editor_refuses_what_intents_check_refuses(dash: TestClient, staff_settings: Settings,
                                                              overrides: dict, expected: str) -> None:
