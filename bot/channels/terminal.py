@@ -25,6 +25,7 @@ class Option:
     kind: str          # "intent" | "topic" | "notify"
     id: str
     title: str
+    question: str = ""  # for "notify": the question to be told about
 
 
 class TerminalChat:
@@ -39,6 +40,7 @@ class TerminalChat:
         self.options: list[Option] = []
         self.last_enquiry: str | None = None
         self.last_rateable = False
+        self.last_question: str | None = None     # the last typed question (what an opt-in would be about)
 
     def say(self, text: str = "") -> None:
         """Print a block of text followed by a blank line."""
@@ -100,7 +102,7 @@ class TerminalChat:
             return
         option = self.options[number - 1]
         if option.kind == "notify":
-            added = self.logger.opt_in(option.id, option.title, self.lang) if self.logger is not None else False
+            added = self.logger.opt_in(option.id, option.question, self.lang) if self.logger is not None else False
             self.options = [o for o in self.options if o.kind != "notify"]
             self.say(self.message("term_optin_recorded" if added else "optin_already"))
             return
@@ -123,6 +125,7 @@ class TerminalChat:
             self.last_enquiry = self.logger(reply, via=via, parent_id=parent)
         self.lang = reply.lang
         self.last_rateable = reply.decision == "answer"
+        self.last_question = reply.question if via == "text" else None
         text = reply.answer
         if reply.choices:
             self.options = [Option("intent", c.intent, c.title) for c in reply.choices]
@@ -135,7 +138,7 @@ class TerminalChat:
             text += "\n\n" + self.message("menu_header") + "\n" + self._numbered()
             if self.logger is not None and self.last_enquiry and via == "text":
                 # The option carries the question; it is numbered after the topics.
-                self.options.append(Option("notify", self.last_enquiry, reply.question))
+                self.options.append(Option("notify", self.last_enquiry, self.message("optin_button"), reply.question))
                 text += f"\n  {len(self.options)}. {self.message('optin_button')}"
         else:
             self.options = []
@@ -149,7 +152,11 @@ class TerminalChat:
         if self.logger is not None and self.last_enquiry:
             self.logger.feedback(self.last_enquiry, value)
         self.last_rateable = False
-        self.say(self.message("feedback_thanks" if value > 0 else "feedback_sorry"))
+        text = self.message("feedback_thanks" if value > 0 else "feedback_sorry")
+        if value < 0 and self.logger is not None and self.last_enquiry and self.last_question:
+            self.options = [Option("notify", self.last_enquiry, self.message("optin_button"), self.last_question)]
+            text += "\n" + self._numbered()
+        self.say(text)
 
     def _numbered(self) -> str:
         return "\n".join(f"  {n}. {option.title}" for n, option in enumerate(self.options, 1))

@@ -313,3 +313,16 @@ def test_a_fallback_offers_to_be_told_and_the_next_chat_shows_the_answer(setting
     TerminalChat(published, logger, out=again).greet()
     assert QUESTION not in again.getvalue()
     logger.close()
+
+
+def test_a_thumbs_down_offers_to_be_told(settings: Settings, engine: Engine) -> None:
+    logger = SyncLogger(settings, user="bob")
+    out = io.StringIO()
+    chat = TerminalChat(engine, logger, out=out)
+    chat.handle(COLLOQUIAL_3PLUS2)
+    chat.handle("/bad")
+    assert f"  1. {engine.content.message('optin_button', 'zh')}" in out.getvalue()
+    chat.handle("1")
+    assert engine.content.message("term_optin_recorded", "zh") in out.getvalue()
+    logger.close()
+    assert rows(settings.db_path, "SELECT question, status FROM optins") == [(COLLOQUIAL_3PLUS2, "pending")]
