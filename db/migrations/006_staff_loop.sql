@@ -15,7 +15,7 @@ CREATE TABLE intent_versions (
     author TEXT NOT NULL,
     intent TEXT NOT NULL,
     file TEXT NOT NULL,              -- the file's name under intents/
-    action TEXT NOT NULL,            -- create | edit | examples | restore
+    action TEXT NOT NULL,            -- create | edit | restore (promoted examples are in `promotions`)
     body TEXT NOT NULL,              -- the intent's YAML after the change
     diff TEXT NOT NULL               -- unified diff of the file against the version before
 );
