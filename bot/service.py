@@ -17,6 +17,7 @@ from bot.core.routes import RouteOffer, RouteResult, RouteStep
 from bot.errors import NotYours, UnknownEnquiry, VocbotError
 from bot.log.records import EnquiryRecord, route_record
 from bot.log.store import Store
+from bot.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,10 @@ class Service:
         self.engine = engine
         self.store = store
         self.limiter = RateLimiter(settings.rate_per_minute)
+        self.notifier = Notifier(store)
+        self.last_reload_error: str | None = None
+        self._reloading = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
 
     @classmethod
     def create(cls, settings: Settings) -> Service:
@@ -175,6 +180,42 @@ class Service:
         """True for a session id this server minted (its signature checks out)."""
         token, _, signature = session.rpartition(".")
         return bool(token) and hmac.compare_digest(signature.encode(), self.store.digest("web session", token).encode())
+
+    async def reload_engine(self, notify: bool = True) -> str | None:
+        """Publish: build a new engine in a worker thread and swap it in at once; keep the old one on failure.
+
+        Channels keep answering with the old engine while the new one is built (one attribute assignment is
+        the swap). Returns None, or the sentence saying why nothing changed. Afterwards the people who opted in
+        and whose question is now answered are told, in the background.
+        """
+        async with self._reloading:
+            try:
+                engine = await asyncio.to_thread(self.build_engine)
+            except VocbotError as exc:
+                self.last_reload_error = str(exc)
+                log.error("publish failed, keeping intents version %s: %s", self.engine.version, exc)
+                return str(exc)
+            self.engine = engine
+            self.last_reload_error = None
+            log.info("published intents: version %s, %d intents", engine.version, len(engine.intents))
+        if notify:
+            self.notify_soon()
+        return None
+
+    def build_engine(self) -> Engine:
+        """A new engine from the intents and content on disk (the seam a trained model plugs into)."""
+        return Engine.load(self.settings.intents_dir, self.settings.content_dir)
+
+    def notify_soon(self) -> None:
+        """Tell the opted-in askers whose question now gets an answer, without holding up the caller."""
+        task = asyncio.get_running_loop().create_task(self.notifier.push(self.engine), name="vocbot-notices")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain_notices(self) -> None:
+        """Wait for notices being sent (at shutdown and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def reload(self) -> str | None:
         """Reload intents and content; on error keep the old set and return the error sentence."""

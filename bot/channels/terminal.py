@@ -25,9 +25,10 @@ LANGS = ("zh", "en")
 class Option:
     """A numbered option: an intent to answer or a topic to open."""
 
-    kind: str          # "intent" | "topic" | "flow" | "route" (an option of the current route-finder step)
+    kind: str          # "intent" | "topic" | "flow" | "route" (an option of the current route-finder step) | "notify"
     id: str
     title: str
+    question: str = ""  # for "notify": the question to be told about
 
 
 class TerminalChat:
@@ -44,6 +45,7 @@ class TerminalChat:
         self.last_rateable = False
         self.route: tuple[str, dict[str, str]] | None = None   # the flow and answers while in the route finder
         self.offer: RouteOffer | None = None                    # what the last question's situation prefills
+        self.last_question: str | None = None     # the last typed question (what an opt-in would be about)
 
     def say(self, text: str = "") -> None:
         """Print a block of text followed by a blank line."""
@@ -60,6 +62,9 @@ class TerminalChat:
         self.say(self.message("term_help"))
         if self.logger is None:
             self.say(self.message("term_not_logged"))
+            return
+        for question, reply in self.logger.notices(self.engine):
+            self.say(self.engine.content.message("optin_notice", reply.lang, question=question) + "\n\n" + reply.answer)
 
     def handle(self, line: str) -> bool:
         """Act on one typed line; False when the user wants to leave."""
@@ -107,6 +112,10 @@ class TerminalChat:
             self.say(self.message("term_no_option", number=number))
             return
         option = self.options[number - 1]
+        if option.kind == "notify":
+            added = self.logger.opt_in(option.id, option.question, self.lang) if self.logger is not None else False
+            self.options = [o for o in self.options if o.kind != "notify"]
+            self.say(self.message("term_optin_recorded" if added else "optin_already"))
         if option.kind == "flow":
             self.show_route(option.id, {})
             return
@@ -177,6 +186,7 @@ class TerminalChat:
             self.last_enquiry = self.logger(reply, via=via, parent_id=parent)
         self.lang = reply.lang
         self.last_rateable = reply.decision == "answer"
+        self.last_question = reply.question if via == "text" else None
         text = general_block(self.engine, reply) + reply.answer
         if reply.choices:
             self.options = [Option("intent", c.intent, c.title) for c in reply.choices]
@@ -187,6 +197,10 @@ class TerminalChat:
         elif reply.decision == "fallback":
             self.options = [Option("topic", t.id, t.title[self.lang]) for t in self.engine.menu.topics_for(None)]
             text += "\n\n" + self.message("menu_header") + "\n" + self._numbered()
+            if self.logger is not None and self.last_enquiry and via == "text":
+                # The option carries the question; it is numbered after the topics.
+                self.options.append(Option("notify", self.last_enquiry, self.message("optin_button"), reply.question))
+                text += f"\n  {len(self.options)}. {self.message('optin_button')}"
         else:
             self.options = []
         if self.offer is not None:
@@ -201,7 +215,11 @@ class TerminalChat:
         if self.logger is not None and self.last_enquiry:
             self.logger.feedback(self.last_enquiry, value)
         self.last_rateable = False
-        self.say(self.message("feedback_thanks" if value > 0 else "feedback_sorry"))
+        text = self.message("feedback_thanks" if value > 0 else "feedback_sorry")
+        if value < 0 and self.logger is not None and self.last_enquiry and self.last_question:
+            self.options = [Option("notify", self.last_enquiry, self.message("optin_button"), self.last_question)]
+            text += "\n" + self._numbered()
+        self.say(text)
 
     def _numbered(self) -> str:
         return "\n".join(f"  {n}. {option.title}" for n, option in enumerate(self.options, 1))

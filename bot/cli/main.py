@@ -11,6 +11,7 @@ import click
 
 from bot.cli.loading import load_engine, settings_or_exit
 from bot.cli.logs import logs
+from bot.cli.staff import staff
 from bot.cli.wechat import wechat
 from bot.config import Settings
 from bot.errors import VocbotError
@@ -194,3 +195,4 @@ def route(flow: str, no_log: bool, lang: str) -> None:
 
 cli.add_command(logs)
 cli.add_command(wechat)
+cli.add_command(staff)

@@ -19,6 +19,7 @@ AUDIENCES = ("student", "enterprise", "teacher", "all")
 MIN_EXAMPLES = {"zh": 12, "en": 4}
 SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml", DETAILS_FILE}
 LEARNED_FILE = "learned.yaml"
+SILENT_KINDS = ("fees", "amounts", "dates", "schools", "majors", "firms", "contacts", "eligibility", "procedure")
 
 
 @dataclass(frozen=True)

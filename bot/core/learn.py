@@ -56,7 +56,7 @@ def promote_text(intents_dir: Path, engine: Any, intent_id: str, text: str, lang
         if same:
             raise PromoteError(f"{question!r} is already an example of intent {other.id}; adding it to "
                                f"{intent_id} would make the two ambiguous. Edit {other.file} instead.")
-    with _locked(intents_dir):
+    with locked(intents_dir):
         old = path.read_bytes() if path.exists() else None
         data = _read(path)
         examples = data["examples"].setdefault(intent_id, {})
@@ -108,7 +108,7 @@ def _restore(path: Path, old: bytes | None) -> None:
 
 
 @contextlib.contextmanager
-def _locked(intents_dir: Path) -> Iterator[None]:
+def locked(intents_dir: Path) -> Iterator[None]:
     """One writer of learned.yaml at a time, across processes (the dashboard and the CLI)."""
     fd = os.open(intents_dir, os.O_RDONLY)     # lock the folder: the file itself is replaced on write
     try:

@@ -345,7 +345,8 @@ def purge(conn: sqlite3.Connection | sqlite_utils.Database, older_than_days: int
         raise ValueError("the retention period must be at least 1 day")
     conn = getattr(conn, "conn", conn)
     cutoff = ((now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days)).isoformat(timespec="microseconds")
-    counts = dict.fromkeys(("enquiries", "feedback", "handoffs", "staff_replies", "promotions", "user_prefs"), 0)
+    counts = dict.fromkeys(("enquiries", "feedback", "handoffs", "staff_replies", "promotions", "user_prefs",
+                            "optins"), 0)
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS purge_ids (id TEXT PRIMARY KEY)")
     linked = {
         "staff_replies": "DELETE FROM staff_replies WHERE enquiry_id IN (SELECT id FROM temp.purge_ids) OR handoff_id "
@@ -369,6 +370,7 @@ def purge(conn: sqlite3.Connection | sqlite_utils.Database, older_than_days: int
                               ("user_prefs", "updated")):
             # S608: table and column names come from the constant tuple above.
             counts[table] += conn.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff]).rowcount  # noqa: S608
+        counts["optins"] += conn.execute("DELETE FROM optins WHERE ts < ?", [cutoff]).rowcount
         counts["handoffs"] += conn.execute("DELETE FROM handoffs WHERE ts < ? AND id NOT IN "
                                            "(SELECT handoff_id FROM staff_replies)", [cutoff]).rowcount
         # A handoff kept for its replies keeps no reply address past the retention period.

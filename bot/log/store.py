@@ -203,6 +203,29 @@ class Store:
         """`read` in a worker thread, for the event loop."""
         return await asyncio.to_thread(self.read, fn, *args)
 
+    def change(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run fn(conn, *args) in one committed transaction on a short-lived connection; return its result.
+
+        For the rare staff-side writes whose result decides what happens next (claim an opt-in before its
+        notice is sent, save a version, an account): the writer thread queues and cannot answer "did it change".
+        """
+        conn = connect(self.path, migrate=False)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn, *args)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        finally:
+            conn.close()
+
+    async def achange(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`change` in a worker thread, for the event loop."""
+        return await asyncio.to_thread(self.change, fn, *args)
+
     def get_pref(self, user_key: str) -> dict[str, str | None]:
         """A user's remembered audience and language (empty when unknown or unreadable)."""
         def query(db: sqlite_utils.Database) -> dict[str, str | None]:
@@ -227,9 +250,9 @@ class Store:
         return addresses.open_reply_address(self.sealer, handoff)
 
     def find_enquiry(self, enquiry_id: str) -> dict[str, Any] | None:
-        """The channel, pseudonym, intent, language and text of one enquiry, or None when it is not in the log."""
+        """The channel, pseudonym, intent, language, text and kind of one enquiry, or None when it is not logged."""
         def query(db: sqlite_utils.Database) -> dict[str, Any] | None:
-            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text, text_length FROM enquiries "
+            rows = list(db.query("SELECT id, channel, user_key, intent, lang, text, text_length, via FROM enquiries "
                                  "WHERE id = ?", [enquiry_id]))
             return rows[0] if rows else None
         return self.read(query)

@@ -8,6 +8,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from bot.config import Settings
+from bot.log import optins
 from bot.log.records import EnquiryRecord, route_record, utcnow
 from bot.log.store import COMMIT_WAIT, Store
 
@@ -48,6 +49,20 @@ class SyncLogger:
         self._wait(self.store.submit("feedback", {"enquiry_id": enquiry_id, "ts": utcnow(),
                                                   "value": 1 if value > 0 else -1, "comment": None,
                                                   "user_key": self.user_key}))
+
+    def opt_in(self, enquiry_id: str, question: str, lang: str | None) -> bool:
+        """Ask to be told when this question gets an answer (shown at the next `vocbot chat`)."""
+        return self.store.change(optins.add, enquiry_id, self.channel, self.user_key, None, question, lang)
+
+    def notices(self, engine: Any) -> list[tuple[str, Any]]:
+        """(question, reply) for this user's opt-ins that now get an answer; each is marked told once shown."""
+        out = []
+        for row in self.store.read(optins.pending, self.channel, self.user_key):
+            reply = engine.ask(row["question"], lang=row["lang"])
+            if reply.decision == "answer" and reply.intent and self.store.change(optins.claim, row["id"], reply.intent):
+                self.store.change(optins.told, row["id"])
+                out.append((row["question"], reply))
+        return out
 
     def close(self) -> None:
         """Drain and stop."""

@@ -28,6 +28,7 @@ class Session:
     created: float
     seen: float
     lang: str = "zh"
+    user: str = ""                  # the staff account signed in (authors of versions)
     flash: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -38,12 +39,12 @@ class Sessions:
         self.clock = clock
         self._items: dict[str, Session] = {}
 
-    def create(self, authenticated: bool, lang: str = "zh") -> Session:
+    def create(self, authenticated: bool, lang: str = "zh", user: str = "") -> Session:
         """A new session with a fresh random id and CSRF token."""
         now = self.clock()
         if len(self._items) >= MAX_SESSIONS:
             self._prune(now)
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), authenticated, now, now, lang)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), authenticated, now, now, lang, user)
         self._items[session.id] = session
         return session
 
@@ -81,13 +82,13 @@ class Sessions:
 
 
 class LoginGuard:
-    """Failed sign-ins per address (after FREE_ATTEMPTS, a lockout that doubles with each failure) and over all
-    addresses (after GLOBAL_FAILURES a minute, everyone waits, longer each time), so guesses spread over many
-    addresses are limited too. Signed-in sessions are not affected."""
+    """Failed sign-ins per key (an address or an account): after FREE_ATTEMPTS, a lockout doubling per failure;
+    and over all keys: after GLOBAL_FAILURES a minute everyone waits, longer each time, so guesses spread over
+    many addresses are limited too. Signed-in sessions are not affected."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self._failures: dict[str, tuple[int, float]] = {}    # address -> (failures, locked until)
+        self._failures: dict[str, tuple[int, float]] = {}    # key -> (failures, locked until)
         self._recent: deque[float] = deque()                  # times of the failures of the last GLOBAL_WINDOW
         self._strikes = 0                                     # global lockouts in a row
         self._everyone_until = 0.0
@@ -95,7 +96,7 @@ class LoginGuard:
     def wait(self, address: str) -> int:
         """Seconds this address must wait before it may try again (0: it may try now)."""
         _, until = self._failures.get(address, (0, 0.0))
-        return max(0, int(max(until, self._everyone_until) - self.clock() + 0.999))
+        return max(0, int(until - self.clock() + 0.999))
 
     def failed(self, address: str) -> int:
         """Count a failure; return the lockout it starts in seconds (0 while attempts are free)."""

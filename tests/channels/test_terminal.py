@@ -282,3 +282,48 @@ def test_vocbot_chat_no_log_writes_nothing_and_ctrl_d_leaves(tmp_path: Path, eng
         if term.proc.poll() is None:
             term.close(0)
     assert not (tmp_path / "chat.db").exists()
+
+
+def test_a_fallback_offers_to_be_told_and_the_next_chat_shows_the_answer(settings: Settings, tmp_path: Path) -> None:
+    import dataclasses
+    import shutil
+
+    from loop_data import INTENT, QUESTION, write_intent
+
+    from bot.config import ROOT
+
+    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
+    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents")
+    engine = Engine.load(configured.intents_dir, configured.content_dir)
+    logger = SyncLogger(configured, user="alice")
+    out = io.StringIO()
+    chat = TerminalChat(engine, logger, out=out)
+    chat.handle(QUESTION)
+    optin = f"  {len(engine.menu.topics_for(None)) + 1}. {engine.content.message('optin_button', 'zh')}"
+    assert optin in out.getvalue()
+    chat.handle(str(len(engine.menu.topics_for(None)) + 1))
+    assert engine.content.message("term_optin_recorded", "zh") in out.getvalue()
+    assert rows(configured.db_path, "SELECT channel, status, reply_to FROM optins") == [("terminal", "pending", None)]
+    write_intent(configured.intents_dir, configured.content_dir)
+    published = Engine.load(configured.intents_dir, configured.content_dir)
+    later = io.StringIO()
+    TerminalChat(published, logger, out=later).greet()
+    assert QUESTION in later.getvalue() and published.answer_intent(INTENT, "zh").answer in later.getvalue()
+    again = io.StringIO()
+    TerminalChat(published, logger, out=again).greet()
+    assert QUESTION not in again.getvalue()
+    logger.close()
+
+
+def test_a_thumbs_down_offers_to_be_told(settings: Settings, engine: Engine) -> None:
+    logger = SyncLogger(settings, user="bob")
+    out = io.StringIO()
+    chat = TerminalChat(engine, logger, out=out)
+    chat.handle(COLLOQUIAL_3PLUS2)
+    chat.handle("/bad")
+    assert f"  1. {engine.content.message('optin_button', 'zh')}" in out.getvalue()
+    chat.handle("1")
+    assert engine.content.message("term_optin_recorded", "zh") in out.getvalue()
+    logger.close()
+    assert rows(settings.db_path, "SELECT question, status FROM optins") == [(COLLOQUIAL_3PLUS2, "pending")]

@@ -42,7 +42,7 @@ def test_a_new_database_gets_every_migration_in_wal_mode(tmp_path: Path, start: 
     assert history == [{"version": n, "name": p.name} for n, p in migrations()]
 
 
-@pytest.mark.parametrize("version", range(1, LATEST))
+@pytest.mark.parametrize("version", [n for n, _ in migrations()][:-1])   # numbers may have gaps
 def test_an_older_database_is_migrated_keeping_its_rows(tmp_path: Path, version: int) -> None:
     path = tmp_path / "e.db"
     old = sqlite3.connect(path, isolation_level=None)

@@ -392,7 +392,7 @@ def test_purge_deletes_old_enquiries_with_everything_linked(conn: sqlite3.Connec
                  [ago(300)])
     result = reports.purge(conn, 180, now=NOW, chunk=chunk)
     assert result == {"cutoff": ago(180), "enquiries": 3, "feedback": 3, "handoffs": 3, "staff_replies": 3,
-                      "promotions": 1, "user_prefs": 3, "reply_addresses": 0}
+                      "promotions": 1, "user_prefs": 3, "reply_addresses": 0, "optins": 0}
     def left(table: str) -> list[str]:
         return [r[0] for r in conn.execute(f"SELECT enquiry_id FROM {table} ORDER BY 1")]  # noqa: S608 - test tables
     assert [r[0] for r in conn.execute("SELECT id FROM enquiries ORDER BY id")] == ["e3", "e4"]

@@ -28,9 +28,12 @@ from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, D
 from telegram.request import HTTPXRequest
 
 from bot.channels import guards
+from bot.channels.telegram import notices
 from bot.channels.telegram.admin import StaffHandlers
 from bot.channels.telegram.delivery import Delivery, RetryingRateLimiter
 from bot.channels.telegram.handlers import UserHandlers
+from bot.channels.telegram.notices import NoticeHandlers
+from bot.channels.telegram.prefs import CHANNEL
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,7 @@ def build_application(service: Service, options: Options) -> tuple[Application, 
     )
     users = UserHandlers(service, options.inline_cache)
     StaffHandlers(service, users).register(application)
+    NoticeHandlers(service, users).register(application)
     users.register(application)
     return application, requests
 
@@ -170,6 +174,9 @@ class TelegramBot:
             return
         self.state = "webhook" if self.webhook_mode else "polling"
         log.info("Telegram bot @%s is running (%s).", app.bot.username, self.state)
+        # Now notices can go out: those left pending (a publish while Telegram was down, or before a restart).
+        self.service.notifier.register(CHANNEL, notices.sender(app, self.service))
+        self.service.notify_soon()
         self.started.set()
 
     async def _retry(self, what: str, action: Callable[[], Awaitable[Any]]) -> None:
@@ -190,11 +197,12 @@ class TelegramBot:
     async def set_commands(self) -> None:
         """Register the command menu in Chinese (also the default) and English."""
         engine = self.service.engine
+        names = (*UserHandlers.COMMANDS, *NoticeHandlers.COMMANDS)
         try:
             for code in ("", "zh", "en"):
                 lang = code or "zh"
                 await self.application.bot.set_my_commands(
-                    [(name, engine.content.message(f"tg_cmd_{name}", lang)) for name in UserHandlers.COMMANDS],
+                    [(name, engine.content.message(f"tg_cmd_{name}", lang)) for name in names],
                     language_code=code or None)
         except TelegramError as exc:
             log.warning("Telegram: could not register the command menu (%s); commands still work.", exc)
@@ -205,6 +213,8 @@ class TelegramBot:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         app = self.application
+        self.service.notifier.unregister(CHANNEL)
+        await self.service.drain_notices()
         try:
             await self.delivery.stop(self.poll_task)    # confirms the handled updates with one last getUpdates
             if app.running:

@@ -349,6 +349,7 @@ class UserHandlers:
         if value < 0:
             rows.append([render.InlineKeyboardButton(self.text("tg_contact_button", lang),
                                                      callback_data=render.callback("h", enquiry_id))])
+            rows.append([render.optin_button(self.engine, lang, enquiry_id)])
         try:
             await message.edit_reply_markup(render.InlineKeyboardMarkup(rows))
         except BadRequest as exc:

@@ -129,7 +129,7 @@ def parse_callback(data: str | None) -> tuple[str, list[str]]:
     if not data:
         return "", []
     kind, _, rest = data.partition(":")
-    arity = {"a": 1, "t": 1, "m": 0, "l": 1, "i": 2, "o": 1, "f": 2, "h": 1, "r": 1}
+    arity = {"a": 1, "t": 1, "m": 0, "l": 1, "i": 2, "o": 1, "f": 2, "h": 1, "r": 1, "n": 1}
     if kind not in arity:
         return "", []
     args = rest.split(":", arity[kind] - 1) if arity[kind] else []
@@ -205,8 +205,14 @@ def render_reply(engine: Engine, reply: Reply, enquiry_id: str, audience: str | 
         rows = [[_button(c.title, "i", c.intent, enquiry_id)] for c in reply.choices if c.intent in engine.intents]
         return messages(reply.answer, InlineKeyboardMarkup([*rows, contact]), quote=quote, header=header)
     topics = [_button(t.title[lang], "t", t.id) for t in engine.menu.topics_for(audience)]
-    return messages(reply.answer, InlineKeyboardMarkup([*_rows(topics, TOPICS_PER_ROW), contact]), quote=quote,
+    return messages(reply.answer, InlineKeyboardMarkup([*_rows(topics, TOPICS_PER_ROW), contact,
+                                                        [optin_button(engine, lang, enquiry_id)]]), quote=quote,
                     header=header)
+
+
+def optin_button(engine: Engine, lang: str, enquiry_id: str) -> InlineKeyboardButton:
+    """有答案时通知我 / Tell me when there is an answer."""
+    return _button(engine.content.message("optin_button", lang), "n", enquiry_id)
 
 
 def general_html(engine: Engine, general: str, lang: str) -> str:

@@ -55,6 +55,7 @@ PAGE_MESSAGES = (
     "route_button", "route_choose_flow", "route_back", "route_restart", "route_step", "route_full_answer",
     "route_original", "route_not_in_plan", "route_ask", "route_offer", "route_offer_button", "route_source",
     "general_label", "glossary_title", "glossary_intro", "glossary_plan",
+    "optin_button", "optin_stop_link",
 )
 
 # ---- request parsing ------------------------------------------------------------------------------------
@@ -306,11 +307,61 @@ def telegram_state(app: web.Application) -> Any:
     return str(getattr(state, "state", state))
 
 
+# ---- opt-in notices: the web has no address to push to, so a notice waits for the session's next visit ----
+async def notify(request: web.Request) -> web.Response:
+    """POST /api/notify {enquiry_id, session}: tell this session when the question gets an answer."""
+    service = request.app[SERVICE]
+    data = await json_body(request)
+    session = _session(data)
+    lang = lang_field(data.get("lang"))
+    _check_rate(request, session, lang)
+    enquiry_id = text_field(data, "enquiry_id", max_len=MAX_ID) or ""
+    found = await asyncio.to_thread(service.store.find_enquiry, enquiry_id) if enquiry_id else None
+    user_key = service.user_key(CHANNEL, session)
+    if found is None or found.get("channel") != CHANNEL or found.get("user_key") != user_key:
+        raise ApiError(404, "There is no web enquiry with this enquiry_id in this session.")
+    lang = lang or found.get("lang") or "zh"
+    added = await service.notifier.opt_in(enquiry_id, CHANNEL, user_key, found["text"], found.get("lang"))
+    key = "optin_recorded_web" if added else "optin_already"
+    return json_ok({"ok": True, "added": added, "message": service.engine.content.message(key, lang),
+                    "session": session})
+
+
+async def stop_notices(request: web.Request) -> web.Response:
+    """POST /api/notify/stop {session}: withdraw every pending request of this session."""
+    service = request.app[SERVICE]
+    data = await json_body(request)
+    session = _session(data)
+    lang = lang_field(data.get("lang")) or "zh"
+    _check_rate(request, session, lang)
+    count = await service.notifier.withdraw(CHANNEL, service.user_key(CHANNEL, session))
+    message = service.engine.content.message("optin_stopped", lang, n=count) if count else \
+        service.engine.content.message("optin_none", lang)
+    return json_ok({"ok": True, "withdrawn": count, "message": message, "session": session})
+
+
+async def notices(request: web.Request) -> web.Response:
+    """POST /api/notices {session}: the answers that arrived for this session's pending requests (once each)."""
+    service = request.app[SERVICE]
+    data = await json_body(request)
+    session = _session(data)
+    _check_rate(request, session, lang_field(data.get("lang")))
+    found = await service.notifier.collect(service.engine, CHANNEL, service.user_key(CHANNEL, session))
+    out = []
+    for notice in found:
+        body = reply_json(service, Answered(notice.reply, ""), session)
+        body["notice"] = service.engine.content.message("optin_notice", notice.reply.lang, question=notice.question)
+        body["question"] = notice.question
+        out.append(body)
+    return json_ok({"notices": out, "session": session})
+
+
 # ---- the application ------------------------------------------------------------------------------------
 async def _service_lifecycle(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     service.start()
     yield
+    await service.drain_notices()
     await asyncio.to_thread(service.close)    # drains every queued enquiry before the process exits
 
 
@@ -338,4 +389,7 @@ def create_app(service: Service) -> web.Application:
     app.router.add_get("/api/glossary", glossary)
     app.router.add_get("/healthz", healthz)
     add_routes(app, SERVICE, CHANNEL, _session, _check_rate)
+    app.router.add_post("/api/notify", notify)
+    app.router.add_post("/api/notify/stop", stop_notices)
+    app.router.add_post("/api/notices", notices)
     return app

@@ -43,7 +43,7 @@ STAFF_CHAT = -100777
 # ---- start-up ------------------------------------------------------------------------------------
 async def test_start_registers_commands_in_both_languages_and_polls(fake: FakeBotAPI, bot: object,
                                                                     engine: Engine) -> None:
-    expected = {"start", "help", "menu", "route", "glossary", "lang", "about", "privacy"}
+    expected = {"start", "help", "menu", "route", "glossary", "lang", "about", "privacy", "stop"}
     for code, lang in (("", "zh"), ("zh", "zh"), ("en", "en")):
         registered = fake.commands[('{"type": "default"}', code)]
         assert {c["command"] for c in registered} == expected

@@ -280,7 +280,7 @@ async def test_fallback_offers_topics_and_contacts_without_a_staff_chat(
     reply = await ask(fake, user, question)
     assert visible(reply) == engine.content.message("fallback", "zh")
     [eid] = [r["id"] for r in await logged(service, "SELECT id FROM enquiries")]
-    assert data_of(reply) == [f"t:{t.id}" for t in engine.menu.topics_for(None)] + [f"h:{eid}"]
+    assert data_of(reply) == [f"t:{t.id}" for t in engine.menu.topics_for(None)] + [f"h:{eid}", f"n:{eid}"]
     contacts = await press(fake, user, reply, f"h:{eid}")
     assert visible(contacts).startswith(engine.content.message("staff_unavailable", "zh"))
     filled = [d for d in engine.content.departments.values() if d.details()]

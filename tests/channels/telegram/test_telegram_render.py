@@ -131,7 +131,7 @@ def test_fallback_and_clarify_keyboards(engine: Engine) -> None:
     fallback = engine.ask("")
     [out] = render.render_reply(engine, fallback, ENQUIRY, "enterprise", quote=True)
     data = [b.callback_data for row in out.markup.inline_keyboard for b in row]
-    assert data == [f"t:{t.id}" for t in engine.menu.topics_for("enterprise")] + [f"h:{ENQUIRY}"]
+    assert data == [f"t:{t.id}" for t in engine.menu.topics_for("enterprise")] + [f"h:{ENQUIRY}", f"n:{ENQUIRY}"]
     assert out.quote
 
 

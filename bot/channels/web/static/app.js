@@ -142,6 +142,32 @@
     return details;
   }
 
+  // "Tell me when there is an answer": shown on a fallback and after a thumbs-down.
+  function optInButton(enquiryId) {
+    const b = button(t("optin_button"), async () => {
+      b.disabled = true;
+      const result = await api("/api/notify", { enquiry_id: enquiryId, session: state.session, lang: state.lang });
+      const note = addNote(result.status === 200 ? result.data.message : problem(result), "optin-note");
+      if (result.status !== 200) b.disabled = false;
+      note.focus({ preventScroll: true });
+    }, { class: "choice optin" });
+    return b;
+  }
+
+  async function stopNotices() {
+    const result = await api("/api/notify/stop", { session: state.session, lang: state.lang });
+    addNote(result.status === 200 ? result.data.message : problem(result), "optin-note").focus({ preventScroll: true });
+  }
+
+  async function loadNotices() {
+    const result = await api("/api/notices", { session: state.session, lang: state.lang });
+    if (result.status !== 200 || !result.data.notices) return;
+    for (const notice of result.data.notices) {
+      addNote(notice.notice, "notice-intro");
+      addReply(notice).classList.add("notice");
+    }
+  }
+
   function feedbackBlock(enquiryId, lang) {
     const block = el("div", { class: "feedback", role: "group", "aria-label": t("web_helpful") + " / " + t("web_not_helpful") });
     const send = async (value, pressed) => {
@@ -151,6 +177,7 @@
       const text = result.status === 200 ? result.data.message : problem(result);
       block.appendChild(el("p", { class: "feedback-note", role: "status", text }));
       if (result.status !== 200) for (const b of block.querySelectorAll("button")) b.disabled = false;
+      else if (value < 0 && enquiryId) block.appendChild(optInButton(enquiryId));
     };
     const up = el("button", { type: "button", class: "thumb", "aria-label": t("web_helpful"), title: t("web_helpful"),
       "aria-pressed": "false", "data-value": "1" }, [icon("up")]);
@@ -204,10 +231,11 @@
     if (data.related && data.related.length) {
       children.push(buttonsBlock(t("related_header"), data.related, (c) => pick(c, data.enquiry_id)));
     }
-    if (data.decision === "answer") children.push(feedbackBlock(data.enquiry_id, data.lang));
+    if (data.decision === "answer" && data.enquiry_id) children.push(feedbackBlock(data.enquiry_id, data.lang));
     if (data.decision === "fallback") {
       children.push(el("div", { class: "buttons" }, [
         button(t("contact_staff"), () => contactStaff(data.enquiry_id), { class: "choice staff" }),
+        optInButton(data.enquiry_id),
       ]));
     }
     if (data.route && window.VocbotRoute) children.push(window.VocbotRoute.offer(data.route));
@@ -215,7 +243,7 @@
     item.setAttribute("data-decision", data.decision);
     item.setAttribute("lang", data.lang || state.lang);
     if (pending) pending.remove();
-    state.lastEnquiry = data.enquiry_id;
+    if (data.enquiry_id) state.lastEnquiry = data.enquiry_id;
     return item;
   }
 
@@ -312,6 +340,7 @@
     $("staff").textContent = t("contact_staff");
     $("route-start").textContent = t("route_button");
     $("glossary").textContent = t("glossary_title");
+    $("optin-stop").textContent = t("optin_stop_link");
     $("privacy-title").textContent = t("web_privacy");
     $("privacy-text").textContent = t("privacy");
     $("langs").setAttribute("aria-label", t("web_language"));
@@ -374,6 +403,7 @@
     }
     $("staff").addEventListener("click", () => contactStaff(null));
     $("glossary").addEventListener("click", () => showGlossary());
+    $("optin-stop").addEventListener("click", stopNotices);
   }
 
   async function start() {
@@ -381,7 +411,10 @@
     if (window.VocbotRoute) {
       window.VocbotRoute.init({ el, api, t, button, state, problem, addMessage, addNote, pick });
     }
-    if (await loadMenu()) addNote(t("welcome"), "welcome");
+    if (await loadMenu()) {
+      addNote(t("welcome"), "welcome");
+      await loadNotices();
+    }
     document.body.setAttribute("data-ready", "true");
   }
 
