@@ -37,8 +37,8 @@ def editor_form(**overrides: object) -> list[tuple[str, str]]:
         "id": INTENT, "audience": "student", "title_zh": "中职转普高", "title_en": "Moving to general high school",
         "answer_zh": ANSWER_ZH, "answer_en": ANSWER_EN, "examples_zh": "\n".join(EXAMPLES_ZH),
         "examples_en": "\n".join(EXAMPLES_EN), "source": ["三(一)4"], "related": ["pathway.overview", "pathway.3plus2"],
-        "silent_procedure_zh": "方案没有写中职转普高的办法和手续。",
-        "silent_procedure_en": "The plan does not say how a move to general high school works.",
+        "silent_procedure_zh": "方案没有写中职转普高的办法和手续（三(一)4），请咨询区教委。",
+        "silent_procedure_en": "The plan does not say how a move to general high school works (三(一)4); ask 区教委.",
         "reviewed": "2026-12-01", "review_by": "2027-06-30", "file": "", **overrides}
     out: list[tuple[str, str]] = []
     for key, value in fields.items():

@@ -94,9 +94,9 @@ class LoginGuard:
         self._everyone_until = 0.0
 
     def wait(self, address: str) -> int:
-        """Seconds this address must wait before it may try again (0: it may try now)."""
+        """Seconds this key must wait before it may try again (0: it may try now), the wait for everyone included."""
         _, until = self._failures.get(address, (0, 0.0))
-        return max(0, int(until - self.clock() + 0.999))
+        return max(0, int(max(until, self._everyone_until) - self.clock() + 0.999))
 
     def failed(self, address: str) -> int:
         """Count a failure; return the lockout it starts in seconds (0 while attempts are free)."""

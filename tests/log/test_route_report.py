@@ -16,7 +16,7 @@ from bot.log import reports
 from bot.log.migrate import connect
 from bot.log.records import route_record
 from bot.log.route_report import route_stats
-from bot.staff.views import View, overview_page
+from bot.staff.views import View, overview
 
 PATHS = [("student", {"who": "veteran", "want": "study"}), ("student", {"who": "veteran", "want": "study"}),
          ("student", {"who": "adult", "want": "skills"}), ("enterprise", {"goal": "apprentice", "size": "small"})]
@@ -68,7 +68,8 @@ def test_logs_stats_text_and_overview_show_the_route_finder(db: sqlite_utils.Dat
     assert "        2  student: veteran → study" in text
     view = View(lang="zh", message=engine.content.message, url=lambda name: f"/staff/{name}",
                 route_label=lambda flow, answers: engine.routes.label(flow, answers, "zh"))
-    page = overview_page(view, stats, None, "2026-03-01", "2026-03-04")
+    figures = overview(view, stats, "2026-03-01", "2026-03-04")["figures"]
+    page = "".join(f"{caption}{svg}" for caption, svg in figures)
     assert engine.content.message("dash_chart_route_profiles", "zh") in page
     assert "学生、家长和成年人 → 退役军人 → 继续升学" in page
     assert "企业 → 招学徒/订单培养" in page

@@ -45,7 +45,7 @@ def test_passwords_are_stored_as_argon2id_hashes_only(settings: Settings) -> Non
     ("a b", "a long password", "not a valid account name"),
     ("<script>", "a long password", "not a valid account name"),
     ("x" * 41, "a long password", "not a valid account name"),
-    ("alice", "short", "at least 10 characters"),
+    ("alice", "short", "at least 12 characters"),
 ])
 def test_bad_names_and_short_passwords_are_refused(settings: Settings, name: str, password: str, error: str) -> None:
     with pytest.raises(accounts.AccountError, match=error):
@@ -56,12 +56,12 @@ def test_the_bootstrap_password_creates_and_follows_admin(settings: Settings) ->
     store = Store(settings)
     accounts.bootstrap(store, None)
     assert not accounts.any_accounts(store)
-    accounts.bootstrap(store, "first")
+    accounts.bootstrap(store, "first-passphrase")
     first = store.read(rows.get_hash, "admin")
-    accounts.bootstrap(store, "first")
+    accounts.bootstrap(store, "first-passphrase")
     assert store.read(rows.get_hash, "admin") == first                    # unchanged: not re-hashed
-    accounts.bootstrap(store, "second")
-    assert accounts.check_login(store, "admin", "second") and not accounts.check_login(store, "admin", "first")
+    accounts.bootstrap(store, "second-passphrase")
+    assert accounts.check_login(store, "admin", "second-passphrase") and not accounts.check_login(store, "admin", "first-passphrase")
 
 
 async def test_accounts_sign_in_by_name_and_the_author_is_the_account(settings: Settings, engine: Engine,

@@ -436,7 +436,8 @@ async def test_sign_in_guessing_from_many_addresses_behind_a_proxy_gets_429(staf
             headers = {"X-Forwarded-For": f"198.51.100.{guess % 38 + 1}"}
             form = await client.get("/staff/login", headers=headers)
             response = await client.post("/staff/login", headers=headers, allow_redirects=False,
-                                         data={"csrf": csrf_of(await form.text()), "password": f"guess {guess}"})
+                                         data={"csrf": csrf_of(await form.text()), "name": f"user{guess}",
+                                               "password": f"guess {guess}"})
             statuses.append(response.status)
         assert statuses[:29] == [200] * 29 and set(statuses[29:]) == {429}
         assert "Retry-After" in response.headers

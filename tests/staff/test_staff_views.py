@@ -43,7 +43,7 @@ def test_enquiry_rows_carry_the_raw_text_for_the_template_to_escape() -> None:
     (decision, cells), = table["rows"]
     assert decision == "fallback"
     assert [value for (_, value), _ in cells] == ["<script>", "2026-01-02 03:04", "web", "", "fallback", "", "12",
-                                                 "not_helpful"]
+                                                 "dash_not_helpful"]
     assert env().get_template("enquiries.html") is not None       # the template compiles
 
 

@@ -312,9 +312,9 @@ async def notify(request: web.Request) -> web.Response:
     """POST /api/notify {enquiry_id, session}: tell this session when the question gets an answer."""
     service = request.app[SERVICE]
     data = await json_body(request)
-    session = _session(data)
+    session, rate_key = _session(request, data)
     lang = lang_field(data.get("lang"))
-    _check_rate(request, session, lang)
+    _check_rate(request, rate_key, lang)
     enquiry_id = text_field(data, "enquiry_id", max_len=MAX_ID) or ""
     found = await asyncio.to_thread(service.store.find_enquiry, enquiry_id) if enquiry_id else None
     user_key = service.user_key(CHANNEL, session)
@@ -331,9 +331,9 @@ async def stop_notices(request: web.Request) -> web.Response:
     """POST /api/notify/stop {session}: withdraw every pending request of this session."""
     service = request.app[SERVICE]
     data = await json_body(request)
-    session = _session(data)
+    session, rate_key = _session(request, data)
     lang = lang_field(data.get("lang")) or "zh"
-    _check_rate(request, session, lang)
+    _check_rate(request, rate_key, lang)
     count = await service.notifier.withdraw(CHANNEL, service.user_key(CHANNEL, session))
     message = service.engine.content.message("optin_stopped", lang, n=count) if count else \
         service.engine.content.message("optin_none", lang)
@@ -344,8 +344,8 @@ async def notices(request: web.Request) -> web.Response:
     """POST /api/notices {session}: the answers that arrived for this session's pending requests (once each)."""
     service = request.app[SERVICE]
     data = await json_body(request)
-    session = _session(data)
-    _check_rate(request, session, lang_field(data.get("lang")))
+    session, rate_key = _session(request, data)
+    _check_rate(request, rate_key, lang_field(data.get("lang")))
     found = await service.notifier.collect(service.engine, CHANNEL, service.user_key(CHANNEL, session))
     out = []
     for notice in found:
