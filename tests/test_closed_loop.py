@@ -82,8 +82,9 @@ async def _staff_writes_and_publishes(page: Page, base: str) -> None:
     for name, value in (("id", INTENT), ("title_zh", "中职转普高"), ("title_en", "Moving to general high school"),
                         ("answer_zh", ANSWER_ZH), ("answer_en", ANSWER_EN), ("examples_zh", "\n".join(EXAMPLES_ZH)),
                         ("examples_en", "\n".join(EXAMPLES_EN)),
-                        ("silent_procedure_zh", "方案没有写中职转普高的办法和手续。"),
-                        ("silent_procedure_en", "The plan does not say how a move to general high school works.")):
+                        ("silent_procedure_zh", "方案没有写中职转普高的办法和手续（三(一)4），请咨询区教委。"),
+                        ("silent_procedure_en",
+                         "The plan does not say how a move to general high school works (三(一)4); ask 区教委.")):
         await page.locator(f'[name="{name}"]').fill(value)
     await page.locator('select[name="audience"]').select_option("student")
     await page.locator('select[name="related"]').select_option(["pathway.overview", "pathway.3plus2"])

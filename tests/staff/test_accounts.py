@@ -61,7 +61,8 @@ def test_the_bootstrap_password_creates_and_follows_admin(settings: Settings) ->
     accounts.bootstrap(store, "first-passphrase")
     assert store.read(rows.get_hash, "admin") == first                    # unchanged: not re-hashed
     accounts.bootstrap(store, "second-passphrase")
-    assert accounts.check_login(store, "admin", "second-passphrase") and not accounts.check_login(store, "admin", "first-passphrase")
+    assert accounts.check_login(store, "admin", "second-passphrase")
+    assert not accounts.check_login(store, "admin", "first-passphrase")
 
 
 async def test_accounts_sign_in_by_name_and_the_author_is_the_account(settings: Settings, engine: Engine,
