@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.channels.wechat import notices
 from bot.channels.wechat.api import WeChatApi
-from bot.channels.wechat.conversation import Conversation
+from bot.channels.wechat.conversation import CHANNEL, Conversation
 from bot.channels.wechat.dedup import Deduper
 from bot.channels.wechat.protocol import MAX_BODY, Incoming, Protocol, ProtocolError
 from bot.config import Settings
@@ -50,9 +51,11 @@ class WeChatChannel:
         """Open the API client with the app; on shutdown finish the customer-service sends in flight."""
         if self.api is not None:
             await self.api.start()
+            self.service.notifier.register(CHANNEL, notices.sender(self.service, self.api))
         log.info("WeChat message interface at %s (%s mode%s)", PATH, "safe" if self.protocol.safe_mode else "plain",
                  "" if self.api else "; no WECHAT_APP_ID/WECHAT_APP_SECRET, so no customer-service messages")
         yield
+        self.service.notifier.unregister(CHANNEL)
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=5.0)
             for task in pending:

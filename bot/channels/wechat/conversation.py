@@ -31,6 +31,8 @@ HELP = {"帮助", "help", "?", "？", "怎么用"}
 MORE = {"继续", "下一段", "更多", "more", "next"}
 TO_EN = {"english", "英文", "英语"}
 TO_ZH = {"中文", "chinese", "汉语"}
+NOTIFY = {"通知我", "有答案时通知我", "notifyme", "tellme"}
+STOP = {"取消通知", "stop", "/stop"}
 
 
 @dataclass
@@ -45,6 +47,7 @@ class UserState:
     enquiry_id: str | None = None         # the last logged enquiry, parent of a pick and subject of a handoff
     pending: list[str] = field(default_factory=list)   # parts not yet shown (only without the API)
     route: tuple[str, dict[str, str]] | None = None    # the route-finder flow and its answers so far
+    unanswered: tuple[str, str] | None = None          # (enquiry id, question) of the last fallback: 通知我 opts in
     seen: float = 0.0
 
 
@@ -170,6 +173,11 @@ class Conversation:
             return Rendered(self.message("wx_help", lang))
         if word in STAFF:
             return Rendered(await self.handoff(state, msg.openid))
+        if word in NOTIFY and self.can_push:
+            return Rendered(await self.opt_in(state, msg.openid))
+        if word in STOP:
+            count = await self.service.notifier.withdraw(CHANNEL, self.service.user_key(CHANNEL, msg.openid))
+            return Rendered(self.message("optin_stopped", lang, n=count) if count else self.message("optin_none", lang))
         if word in TO_EN or word in TO_ZH:
             state.lang = "en" if word in TO_EN else "zh"
             return Rendered(self.message("lang_set", state.lang))
@@ -224,7 +232,20 @@ class Conversation:
         state.intent = reply.intent if reply.decision == "answer" else None
         rendered = render.reply_text(self.service.engine, reply, state.audience)
         state.options = rendered.options
+        offer = reply.decision == "fallback" and self.can_push and answered.enquiry_id and reply.question.strip()
+        state.unanswered = (answered.enquiry_id, reply.question) if offer else None
+        if offer:
+            rendered = Rendered(f"{rendered.text}\n\n{self.message('wx_optin_hint', state.lang)}", rendered.options)
         return rendered
+
+    async def opt_in(self, state: UserState, openid: str) -> str:
+        """通知我 after a fallback: tell this user, by a customer-service message, once the question is answered."""
+        if state.unanswered is None:
+            return self.message("wx_optin_nothing", state.lang)
+        enquiry_id, question = state.unanswered
+        added = await self.service.notifier.opt_in(enquiry_id, CHANNEL, self.service.user_key(CHANNEL, openid),
+                                                   question, state.lang, address=openid)
+        return self.message("wx_optin_recorded" if added else "optin_already", state.lang)
 
     async def handoff(self, state: UserState, openid: str) -> str:
         """Record that the user asked for staff, with the reply address sealed; say how they will hear back."""
