@@ -46,7 +46,7 @@ def ambiguous_pairs(engine: Engine, cutoff: float = NEAR_DUPLICATE) -> list[tupl
 def check(engine: Engine, today: dt.date | None = None) -> CheckReport:
     """Review dates and ambiguity of a loaded engine."""
     today = today or dt.date.today()
-    report = CheckReport(intents=len(engine.intents), examples=engine.matcher.size)
+    report = CheckReport(intents=len(engine.intents), examples=engine.example_count)
     for intent in engine.intents.values():
         if intent.review_by < today:
             report.warnings.append(f"{intent.file}: intent {intent.id}: review_by {intent.review_by} has passed; "

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.config import ROOT
 from bot.core.content import Clause, Content, load_content
+from bot.core.decide import Judgement, clarify_choices, judge, parts, second_asks, thresholds
 from bot.core.intents import Intent, IntentSet, Limit, load_intents
-from bot.core.matcher import Matcher, Scored
 from bot.core.menu import Menu, load_menu
+from bot.core.model import IntentModel, Scored
 from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
+from bot.core.training import load_or_fit
 from bot.errors import DataError
 
 DECISIONS = ("answer", "clarify", "fallback")
-DEFAULT_THRESHOLDS = {"answer": 40.0, "margin": 6.0, "clarify": 36.0, "clarify_window": 12.0,
-                      "min_chars": 2, "lead": 100.0}
+MODEL_CACHE = ROOT / "db" / "models"
+MAX_ALSO = 2
+_FIRST_SENTENCE = re.compile(r"^.+?(?:。|[.!?](?=\s)|$)", re.S)
 
 
 @dataclass(frozen=True)
@@ -45,35 +51,53 @@ class Reply:
     intents_version: str = ""
     latency_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 0.0
+    also_intents: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The `vocbot ask --json` object."""
         return {"question": self.question, "decision": self.decision, "intent": self.intent,
                 "score": round(self.score, 2),
                 "candidates": [{"intent": c.intent, "score": round(c.score, 2)} for c in self.candidates],
-                "answer": self.answer}
+                "answer": self.answer, "confidence": round(self.confidence, 4),
+                "also_intents": list(self.also_intents)}
 
 
 class Engine:
     """Holds the loaded knowledge and answers questions; rebuilt whole on reload."""
 
-    def __init__(self, intent_set: IntentSet, content: Content, menu: Menu) -> None:
+    def __init__(self, intent_set: IntentSet, content: Content, menu: Menu, model: IntentModel | None = None,
+                 cache_dir: Path | None = MODEL_CACHE) -> None:
         self.intent_set = intent_set
         self.content = content
         self.menu = menu
         self.intents: dict[str, Intent] = intent_set.intents
         self.normalizer = Normalizer(intent_set.synonyms)
-        self.matcher = Matcher(intent_set, self.normalizer, intent_set.matching)
-        self.thresholds = {**DEFAULT_THRESHOLDS, **(intent_set.matching.get("thresholds") or {})}
         _check_references(self)
+        self.model = model if model is not None else load_or_fit(intent_set, self.normalizer, cache_dir)
+        missing = set(self.intents) - set(self.model.classes)
+        if missing:
+            raise DataError("intent model", f"does not know the intents {sorted(missing)}; retrain it.")
+        self.thresholds = thresholds(intent_set.matching.get("decision"))
+        exact: dict[str, set[str]] = {}
+        for intent in self.intents.values():
+            for lang in ("zh", "en"):
+                for example in intent.all_examples(lang):
+                    exact.setdefault(self.normalizer(example), set()).add(intent.id)
+        self._exact = {text: next(iter(ids)) for text, ids in exact.items() if text and len(ids) == 1}
+        self.example_count = sum(len(i.all_examples("zh")) + len(i.all_examples("en")) for i in self.intents.values())
 
     @classmethod
-    def load(cls, intents_dir: Path, content_dir: Path) -> Engine:
-        """Load and validate all data; raise DataError naming the file on any problem."""
+    def load(cls, intents_dir: Path, content_dir: Path, cache_dir: Path | None = MODEL_CACHE) -> Engine:
+        """Load and validate all data, and the model (cached or fitted); raise DataError naming the file."""
         content = load_content(content_dir)
         intent_set = load_intents(intents_dir)
         menu = load_menu(content_dir / "menu.yaml", intent_set.intents)
-        return cls(intent_set, content, menu)
+        return cls(intent_set, content, menu, cache_dir=cache_dir)
+
+    def exact(self, norm: str) -> str | None:
+        """The intent whose curated example is exactly this normalised question, if exactly one has it."""
+        return self._exact.get(norm)
 
     @property
     def version(self) -> str:
@@ -85,34 +109,88 @@ class Engine:
         return self.intents[intent_id].title[lang]
 
     def ask(self, text: str, lang: str | None = None) -> Reply:
-        """Match a question and decide: answer, clarify or fallback."""
+        """Judge a question with the model and decide: answer, clarify or fallback; note a second ask."""
         started = time.perf_counter()
         lang = detect_lang(text, default=lang or "zh") if text.strip() else (lang or "zh")
         norm = self.normalizer(text)
-        ranked = self.matcher.rank(norm) if len(norm.replace(" ", "")) >= 1 else []
+        if not norm.replace(" ", ""):
+            return _timed(self._fallback(text, norm, lang, 0.0, ()), started)
         t = self.thresholds
-        candidates = tuple(ranked[:3])
-        best = ranked[0] if ranked else None
-        second = ranked[1].score if len(ranked) > 1 else 0.0
-        content_chars = len(norm.replace(" ", ""))
-        exact = best is not None and self.matcher.exact(norm) == best.intent
-        limit = self._limit(text, norm, best.intent if best else None) if not exact else None
+        j = judge(self.model, norm, t)
+        exact = self.exact(norm)
+        if exact is not None:   # a question staff curated word for word belongs to its intent
+            j = Judgement("answer", j.ranked, 1.0, j.out_of_scope)
+        candidates = tuple(j.ranked[:3])
+        main = exact or j.top
+        limit = self._limit(text, norm, main) if exact is None else None
         if limit is not None:
-            reply = self._beyond_plan(text, norm, lang, limit, best, candidates)
-        elif best is None or best.score < t["clarify"] or (content_chars < t["min_chars"] and not exact):
-            reply = self._fallback(text, norm, lang, best.score if best else 0.0, candidates)
-        elif exact or (best.score >= t["answer"] and best.score - second >= t["margin"]) \
-                or best.score - second >= t["lead"]:   # clearly ahead of every other intent, if not high
-            reply = self._answer(text, norm, lang, best.intent, best.score, candidates)
-        else:
-            close = [s for s in ranked[:4] if best.score - s.score <= t["clarify_window"]]
-            if len(close) < 2:
-                close = ranked[:2]
-            reply = Reply(text, norm, lang, "clarify", best.intent, best.score, candidates,
+            rescued = self._rescue(text, limit)
+            if rescued is None:
+                reply = self._beyond_plan(text, norm, lang, limit, j.ranked[0] if j.ranked else None, candidates)
+                return _timed(dataclasses.replace(reply, confidence=j.confidence), started)
+            main, j = rescued
+        if j.decision == "answer" and main is not None:
+            reply = self._answer(text, norm, lang, main, j.confidence * 100, candidates)
+            reply = self._with_second(reply, text, main, lang, limit)
+        elif j.decision == "clarify":
+            choices = clarify_choices(j, t)
+            reply = Reply(text, norm, lang, "clarify", main, j.confidence * 100, candidates,
                           self.content.message("clarify", lang),
-                          choices=tuple(Choice(s.intent, self.title(s.intent, lang)) for s in close),
+                          choices=tuple(Choice(c, self.title(c, lang)) for c in choices),
                           intents_version=self.version)
-        return _timed(reply, started)
+        else:
+            reply = self._fallback(text, norm, lang, j.confidence * 100, candidates)
+        return _timed(dataclasses.replace(reply, confidence=j.confidence), started)
+
+    def _rescue(self, text: str, limit: Limit) -> tuple[str, Judgement] | None:
+        """A piece of a two-part question that the plan does answer, when another piece hit a limit."""
+        for piece in parts(text):
+            norm = self.normalizer(piece)
+            if not norm or limit.matches(norm, piece.casefold()):
+                continue
+            j = judge(self.model, norm, self.thresholds)
+            if (j.decision == "answer" and j.top is not None and j.confidence >= self.thresholds["part_answer"]
+                    and self._limit(piece, norm, j.top) is None):
+                return j.top, j
+        return None
+
+    def _with_second(self, reply: Reply, text: str, main: str, lang: str, limit: Limit | None) -> Reply:
+        """Address the second ask of a two-part question: its short answer, or the plan's silence on it."""
+        blocks: list[str] = []
+        also: list[str] = []
+        if limit is None:
+            for piece in parts(text):
+                norm = self.normalizer(piece)
+                found = self._limit(piece, norm, main) if len(parts(text)) > 1 and norm else None
+                if found is not None:
+                    limit = found
+                    break
+        if limit is not None:
+            blocks.append(self._silence(limit, main, lang))
+        for intent_id, _ in second_asks(self.model, text, main, self.normalizer, self.thresholds):
+            if len(also) >= MAX_ALSO:
+                break
+            also.append(intent_id)
+            blocks.append(self._short_answer(intent_id, lang))
+        if not blocks:
+            return reply
+        return dataclasses.replace(reply, answer=reply.answer + "\n\n" + "\n\n".join(blocks),
+                                   also_intents=tuple(also))
+
+    def _short_answer(self, intent_id: str, lang: str) -> str:
+        """The first sentence of an intent's curated answer, with its clauses, as a second answer."""
+        intent = self.intents[intent_id]
+        match = _FIRST_SENTENCE.match(intent.answer[lang])
+        first = (match.group(0) if match else intent.answer[lang]).strip()
+        clauses = ("、" if lang == "zh" else ", ").join(intent.source)
+        return self.content.message("also_answer", lang, topic=intent.title[lang], answer=first, clauses=clauses)
+
+    def _silence(self, limit: Limit, main: str, lang: str) -> str:
+        """The plan's silence on a second ask, naming the departments responsible nearby."""
+        departments = ("、" if lang == "zh" else ", ").join(
+            self.department_name(d, lang) for d in self.departments_for(self.intents[main].source))
+        hint = self.content.message("also_silent_hint", lang, departments=departments)
+        return self.content.message("also_silent", lang, message=limit.message[lang], hint=hint)
 
     def answer_intent(self, intent_id: str, lang: str, question: str = "") -> Reply:
         """The reply for an intent chosen directly (a button), without matching."""
@@ -170,7 +248,7 @@ class Engine:
         """Fallback that says plainly what the plan does not settle and who is responsible nearby."""
         body = limit.message[lang]
         related: tuple[Choice, ...] = ()
-        if best is not None and best.score >= self.thresholds["clarify"]:
+        if best is not None and best.score >= self.thresholds["clarify"] * 100:
             intent = self.intents[best.intent]
             departments = self.departments_for(intent.source)
             if departments:
