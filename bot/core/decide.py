@@ -46,10 +46,11 @@ def judge(model: IntentModel, norm: str, t: Mapping[str, float]) -> Judgement:
     """Rank the intents of a normalised text and decide with the thresholds."""
     probs = model.probabilities(norm)
     oos = model.out_of_scope_index
-    p_oos = float(probs[oos])
+    p_oos = float(probs[oos]) if oos is not None else 0.0
     probs = probs.copy()
-    probs[oos] = -1.0
-    order = np.argsort(-probs, kind="stable")[:-1]
+    if oos is not None:
+        probs[oos] = -1.0
+    order = np.argsort(-probs, kind="stable")[:len(probs) - (oos is not None)]
     ranked = tuple(Scored(model.classes[i], round(float(probs[i]) * 100, 2)) for i in order)
     best = float(probs[order[0]])
     second = float(probs[order[1]]) if len(order) > 1 else 0.0

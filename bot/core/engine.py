@@ -120,6 +120,8 @@ class Engine:
         exact = self.exact(norm)
         if exact is not None:   # a question staff curated word for word belongs to its intent
             j = Judgement("answer", j.ranked, 1.0, j.out_of_scope)
+        elif j.decision != "answer":
+            j = self._informative_part(text, j)
         candidates = tuple(j.ranked[:3])
         main = exact or j.top
         limit = self._limit(text, norm, main) if exact is None else None
@@ -141,6 +143,22 @@ class Engine:
         else:
             reply = self._fallback(text, norm, lang, j.confidence * 100, candidates)
         return _timed(dataclasses.replace(reply, confidence=j.confidence), started)
+
+    def _informative_part(self, text: str, whole: Judgement) -> Judgement:
+        """A long question is judged by its most confident piece, so context around the ask does not dilute it."""
+        pieces = parts(text)
+        if len(pieces) < 2:
+            return whole
+        best = whole
+        for piece in pieces:
+            norm = self.normalizer(piece)
+            if len(norm.replace(" ", "")) < self.thresholds["part_chars"]:
+                continue
+            j = judge(self.model, norm, self.thresholds)
+            if j.decision == "answer" and j.confidence >= self.thresholds["part_answer"] and (
+                    best is whole or j.confidence > best.confidence):
+                best = j
+        return best
 
     def _rescue(self, text: str, limit: Limit) -> tuple[str, Judgement] | None:
         """A piece of a two-part question that the plan does answer, when another piece hit a limit."""

@@ -59,9 +59,9 @@ class IntentModel:
         return z / z.sum()
 
     @property
-    def out_of_scope_index(self) -> int:
-        """Where the out-of-scope class sits in `classes`."""
-        return self.classes.index(OUT_OF_SCOPE)
+    def out_of_scope_index(self) -> int | None:
+        """Where the out-of-scope class sits in `classes` (None for a model fitted without one)."""
+        return self.classes.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in self.classes else None
 
     def save(self, path: Path) -> None:
         """Write the model atomically (a temporary file renamed over the target)."""

@@ -99,7 +99,8 @@ def test_answer_intent_directly(engine: Engine) -> None:
 
 def test_json_shape(engine: Engine) -> None:
     data = engine.ask("3加2是啥子意思").as_json()
-    assert set(data) == {"question", "decision", "intent", "score", "candidates", "answer"}
+    assert set(data) == {"question", "decision", "intent", "score", "candidates", "answer", "confidence",
+                         "also_intents"}
     assert [set(c) for c in data["candidates"]] == [{"intent", "score"}] * 3
 
 

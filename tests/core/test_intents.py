@@ -19,6 +19,7 @@ from bot.core.intents import load_intents
 from bot.errors import DataError
 
 REQUIRED_IDS = [
+    "policy.principles", "training.lifelong", "policy.funding", "policy.party_leadership", "policy.coordination",
     "policy.about", "policy.goals", "policy.schools", "policy.contact", "policy.quality",
     "policy.advisory_committee", "policy.regional", "policy.labor_education", "pathway.overview",
     "pathway.3plus2", "pathway.3plus4", "pathway.five_year", "pathway.single_exam", "pathway.bachelor",
@@ -185,7 +186,7 @@ def test_cli_check_unknown_source_clause(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_shipped_data_passes_check(engine: Engine) -> None:
     report = check(engine, today=dt.date(2026, 11, 29))
-    assert report.intents == 53
+    assert report.intents == 58
     assert not [w for w in report.warnings if "ambiguous" in w]
 
 
@@ -212,7 +213,7 @@ def test_cli_list_json_shape() -> None:
     result = CliRunner().invoke(cli, ["intents", "list", "--json"])
     assert result.exit_code == 0
     rows = json.loads(result.output)
-    assert len(rows) == 53 and {r["id"] for r in rows} == set(REQUIRED_IDS)
+    assert len(rows) == 58 and {r["id"] for r in rows} == set(REQUIRED_IDS)
     for row in rows:
         assert set(row) == {"id", "audience", "examples_zh", "examples_en", "source", "related"}
         assert isinstance(row["examples_zh"], int) and row["examples_zh"] >= 12 and row["examples_en"] >= 4
