@@ -55,6 +55,11 @@ class Settings:
     rate_per_minute: int = 20
     address_rate_per_minute: int = 600
 
+    @property
+    def model_dir(self) -> Path:
+        """Where the fitted intent model is cached: beside the enquiry database."""
+        return self.db_path.parent / "models"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read the VOCBOT_* and TELEGRAM_* variables."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.config import Settings
@@ -53,11 +55,14 @@ class Service:
         self.engine = engine
         self.store = store
         self.limiter = RateLimiter(settings.rate_per_minute)
+        self._reloader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vocbot-reload")
+        self._reload_lock = threading.Lock()
+        self._queued: Future[str | None] | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Service:
         """Load the data and open the log; raise VocbotError with a clear sentence on failure."""
-        engine = Engine.load(settings.intents_dir, settings.content_dir)
+        engine = Engine.load(settings.intents_dir, settings.content_dir, settings.model_dir)
         return cls(settings, engine, Store(settings))
 
     def start(self) -> None:
@@ -65,7 +70,8 @@ class Service:
         self.store.start()
 
     def close(self) -> None:
-        """Drain the log and stop."""
+        """Drain the log and stop (a reload still queued is dropped; one running finishes)."""
+        self._reloader.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
     def user_key(self, channel: str, user_id: object) -> str:
@@ -99,14 +105,30 @@ class Service:
         """Record 👍/👎 for an enquiry."""
         return await self.store.add_feedback(enquiry_id, value, comment, self.user_key(channel, user_id))
 
-    def reload(self) -> str | None:
-        """Reload intents and content; on error keep the old set and return the error sentence."""
+    def reload(self) -> Future[str | None]:
+        """Reload intents and content and retrain the model in the background; the old engine answers until
+        the new one is complete and is swapped in whole. The future holds None, or the sentence saying why the
+        old engine was kept. A call while another reload waits to start shares that one (it reads the newest
+        files anyway)."""
+        with self._reload_lock:
+            queued = self._queued
+            if queued is not None and not queued.running() and not queued.done():
+                return queued
+            future = self._reloader.submit(self._reload_now)
+            self._queued = future
+            return future
+
+    def _reload_now(self) -> str | None:
+        old = self.engine
         try:
-            engine = Engine.load(self.settings.intents_dir, self.settings.content_dir)
+            engine = Engine.load(self.settings.intents_dir, self.settings.content_dir, self.settings.model_dir)
         except VocbotError as exc:
-            log.error("reload failed, keeping intents version %s: %s", self.engine.version, exc)
+            log.error("reload failed, keeping intents version %s: %s", old.version, exc)
             return str(exc)
-        self.engine = engine
+        except Exception as exc:   # a bug in training must not take the answering engine down
+            log.exception("reload failed, keeping intents version %s", old.version)
+            return f"reload failed: {type(exc).__name__}: {exc}"
+        self.engine = engine   # one attribute assignment: every question sees the old or the new engine whole
         log.info("reloaded intents: version %s, %d intents", engine.version, len(engine.intents))
         return None
 

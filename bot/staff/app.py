@@ -289,7 +289,7 @@ async def promote(request: web.Request) -> web.Response:
     except VocbotError as exc:
         session.flash.append(("error", msg("dash_promote_failed", lang, error=str(exc))))
         raise web.HTTPSeeOther(_url(request, "unanswered")) from None
-    error = await asyncio.to_thread(service.reload) if done.added else None
+    error = await asyncio.wrap_future(service.reload()) if done.added else None
     await service.store.add_promotion(enquiry_id, intent, done.text, done.normalized, done.lang, "dashboard")
     if error:
         session.flash.append(("error", msg("dash_promote_failed", lang, error=error)))

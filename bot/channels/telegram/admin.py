@@ -246,7 +246,7 @@ class StaffHandlers:
         """Reload intents and content; a broken file keeps the old set and reports the error."""
         if not await self.allowed(update, context):
             return
-        error = await asyncio.to_thread(self.service.reload)
+        error = await asyncio.wrap_future(self.service.reload())
         engine = self.engine
         if error is None:
             await self.users.say(update, context, "tg_reload_ok", count=len(engine.intents), version=engine.version)
