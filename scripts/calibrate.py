@@ -43,7 +43,8 @@ def objective(summary: dict) -> float:
 def describe(summary: dict) -> str:
     """One line of figures."""
     return (f"top-1 {summary['top1']:.3f}  top-3 {summary['top3']:.3f}  wrong {summary['wrong_confident']:.3f}  "
-            f"clarify {summary['clarify_rate']:.3f}  out-of-scope answered {summary['out_of_scope_policy_answered']:.3f}")
+            f"clarify {summary['clarify_rate']:.3f}  "
+            f"out-of-scope answered {summary['out_of_scope_policy_answered']:.3f}")
 
 
 def main() -> None:

@@ -18,7 +18,8 @@ DEFAULTS = {"answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_
             "part_chars": 4, "min_chars": 2}
 NON_POLICY = ("smalltalk.", "support.")
 # Where a question turns to a second ask: punctuation, spaces between Chinese phrases, and joining words.
-_PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])|另外|还有|以及|而且|并且|同时|顺便问"
+_PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
+                    r"|另外|还有|以及|而且|并且|同时|顺便问"
                     r"|(?i:\b(?:and also|also|and|plus|as well as|besides)\b)")
 
 

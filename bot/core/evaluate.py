@@ -114,7 +114,8 @@ def evaluate(engine: Engine, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "wrong_confident": ratio(wrong, in_scope),
         "two_part": two_part, "two_part_both": ratio(both, two_part),
         "near_miss": near, "near_miss_policy_answered": ratio(near_policy, near),
-        "groups": {k: {"correct": v[0], "total": v[1], "accuracy": ratio(v[0], v[1])} for k, v in sorted(groups.items())},
+        "groups": {k: {"correct": v[0], "total": v[1], "accuracy": ratio(v[0], v[1])}
+                   for k, v in sorted(groups.items())},
         "reliability": [{"from": BINS[i], "to": min(BINS[i + 1], 1.0), "count": n, "accuracy": ratio(c, n)}
                         for i, (n, c) in enumerate(bins)],
     }
@@ -137,9 +138,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         "(with a policy intent)",
         "answered right, by length and language:",
     ]
-    lines += [f"  {k:<18} {v['accuracy']:6.1%}  {v['correct']:4d}/{v['total']:<4d}" for k, v in summary["groups"].items()]
+    lines += [f"  {k:<18} {v['accuracy']:6.1%}  {v['correct']:4d}/{v['total']:<4d}"
+              for k, v in summary["groups"].items()]
     lines.append("reliability (confidence of the top intent -> share where it was right):")
-    lines += [f"  {b['from']:.1f}-{b['to']:.1f}  {b['count']:5d}  {b['accuracy']:6.1%}" for b in summary["reliability"]]
+    lines += [f"  {b['from']:.1f}-{b['to']:.1f}  {b['count']:5d}  {b['accuracy']:6.1%}"
+              for b in summary["reliability"]]
     lines += [
         "worst confusions (expected -> answered):",
     ]
