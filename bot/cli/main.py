@@ -28,11 +28,13 @@ def intents() -> None:
 
 @intents.command("check")
 def intents_check() -> None:
-    """Validate every intents and content file; warn about stale answers and ambiguous examples."""
+    """Validate every intents and content file; warn about stale answers, ambiguous examples and test leaks."""
     from bot.core.checks import check
 
+    from bot.config import ROOT
+
     engine = load_engine()
-    report = check(engine)
+    report = check(engine, data_dir=ROOT / "tests" / "data")
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"ok: {report.intents} intents, {report.examples} example questions, "
