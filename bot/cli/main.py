@@ -29,9 +29,8 @@ def intents() -> None:
 @intents.command("check")
 def intents_check() -> None:
     """Validate every intents and content file; warn about stale answers, ambiguous examples and test leaks."""
-    from bot.core.checks import check
-
     from bot.config import ROOT
+    from bot.core.checks import check
 
     engine = load_engine()
     report = check(engine, data_dir=ROOT / "tests" / "data")

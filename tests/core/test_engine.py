@@ -154,7 +154,8 @@ def test_pinyin_without_tones_and_mixed_scripts(engine: Engine, question: str, i
 
 
 LONG = [
-    ("我家孩子今年中考，分数估计上不了普高，我们当父母的心里没底，想问一下读职高以后还有没有机会上大学", "pathway.overview"),
+    ("我家孩子今年中考，分数估计上不了普高，我们当父母的心里没底，想问一下读职高以后还有没有机会上大学",
+     "pathway.overview"),
     ("我是做机械加工的小老板，厂里二十几个人，最近想跟区里的职业学校合作培养学徒，想问企业投钱办学能不能抵教育费附加",
      "enterprise.tax_credit"),
     ("I run a small workshop in Beibei with about twenty staff and we are thinking of working with a local "
