@@ -70,7 +70,7 @@ def startup(runs: int, cache: str = "") -> tuple[float, float]:
             "from bot.config import ROOT;from pathlib import Path;"
             f"c=Path({cache!r}) if {cache!r} else MODEL_CACHE;"
             "e=Engine.load(ROOT/'intents',ROOT/'content',c);r=e.ask('3加2是啥子意思');"
-            "assert {cache!r} or 'sklearn' not in sys.modules, 'a warm start imported scikit-learn';"
+            f"assert {cache!r} or 'sklearn' not in sys.modules, 'a warm start imported scikit-learn';"
             "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, r.intent)")
     times, mems = [], []
     for _ in range(runs):
