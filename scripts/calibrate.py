@@ -28,8 +28,9 @@ from bot.core.evaluate import evaluate, read_labelled  # noqa: E402
 WRONG_COST = 2.0        # an in-scope question answered with the wrong intent
 OOS_COST = 3.0          # an out-of-scope question answered confidently with a policy intent
 CLARIFY_VALUE = 0.35    # a clarify that offers the right intent helps, but less than an answer
-GRID = {"answer": (0.25, 0.3, 0.35, 0.4, 0.45, 0.5), "margin": (0.0, 0.05, 0.1, 0.2),
-        "clarify": (0.1, 0.15, 0.2), "part_answer": (0.45, 0.6)}
+BOTH_VALUE = 0.5        # a two-part question whose second ask is addressed too
+GRID = {"temperature": (0.7, 1.0), "answer": (0.25, 0.3, 0.4), "margin": (0.0, 0.1, 0.2),
+        "clarify": (0.1, 0.15), "part_answer": (0.45, 0.6), "part_support": (0.2, 0.3)}
 
 
 def objective(summary: dict) -> float:
@@ -37,12 +38,13 @@ def objective(summary: dict) -> float:
     n, o = summary["in_scope"], summary["out_of_scope"]
     return (summary["top1"] * n - WRONG_COST * summary["wrong_confident"] * n
             - OOS_COST * summary["out_of_scope_policy_answered"] * o
-            + CLARIFY_VALUE * summary["clarify_rate"] * n)
+            + CLARIFY_VALUE * summary["clarify_rate"] * n + BOTH_VALUE * summary["two_part_both"] * summary["two_part"])
 
 
 def describe(summary: dict) -> str:
     """One line of figures."""
-    return (f"top-1 {summary['top1']:.3f}  top-3 {summary['top3']:.3f}  wrong {summary['wrong_confident']:.3f}  "
+    return (f"two-part both {summary['two_part_both']:.3f}  "
+            f"top-1 {summary['top1']:.3f}  top-3 {summary['top3']:.3f}  wrong {summary['wrong_confident']:.3f}  "
             f"clarify {summary['clarify_rate']:.3f}  "
             f"out-of-scope answered {summary['out_of_scope_policy_answered']:.3f}")
 

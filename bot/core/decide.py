@@ -14,8 +14,8 @@ import numpy as np
 
 from bot.core.model import IntentModel, Scored
 
-DEFAULTS = {"answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
-            "part_chars": 4, "min_chars": 2}
+DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
+            "part_support": 0.3, "part_chars": 4, "min_chars": 2}
 NON_POLICY = ("smalltalk.", "support.")
 # Where a question turns to a second ask: punctuation, spaces between Chinese phrases, and joining words.
 _PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
@@ -45,7 +45,7 @@ def thresholds(settings: Mapping | None) -> dict[str, float]:
 
 def judge(model: IntentModel, norm: str, t: Mapping[str, float]) -> Judgement:
     """Rank the intents of a normalised text and decide with the thresholds."""
-    probs = model.probabilities(norm)
+    probs = model.probabilities(norm, t.get("temperature", 1.0))
     oos = model.out_of_scope_index
     p_oos = float(probs[oos]) if oos is not None else 0.0
     probs = probs.copy()
@@ -81,8 +81,11 @@ def parts(text: str) -> list[str]:
 
 
 def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[str], str],
-                t: Mapping[str, float]) -> list[tuple[str, str]]:
-    """Other intents a question also asks about, confidently, in its own pieces: (intent, normalised piece)."""
+                t: Mapping[str, float], near: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Other intents a question also asks about in its own pieces: (intent, normalised piece).
+
+    A piece counts when the model is confident of it alone (`part_answer`), or fairly sure (`part_support`) of
+    an intent the whole question also ranks high (`near`)."""
     pieces = parts(text)
     if len(pieces) < 2:
         return []
@@ -93,7 +96,9 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
             continue
         j = judge(model, norm, t)
         top = j.top
-        if (j.decision == "answer" and j.confidence >= t["part_answer"] and top is not None and top != main
-                and not top.startswith(NON_POLICY) and top not in (f for f, _ in found)):
+        if top is None or top == main or top.startswith(NON_POLICY) or j.out_of_scope >= j.confidence:
+            continue
+        sure = j.confidence >= t["part_answer"] or (j.confidence >= t["part_support"] and top in near)
+        if sure and top not in (f for f, _ in found):
             found.append((top, norm))
     return found

@@ -133,7 +133,7 @@ class Engine:
             main, j = rescued
         if j.decision == "answer" and main is not None:
             reply = self._answer(text, norm, lang, main, j.confidence * 100, candidates)
-            reply = self._with_second(reply, text, main, lang, limit)
+            reply = self._with_second(reply, text, main, lang, limit, tuple(c.intent for c in j.ranked[:4]))
         elif j.decision == "clarify":
             choices = clarify_choices(j, t)
             reply = Reply(text, norm, lang, "clarify", main, j.confidence * 100, candidates,
@@ -172,7 +172,8 @@ class Engine:
                 return j.top, j
         return None
 
-    def _with_second(self, reply: Reply, text: str, main: str, lang: str, limit: Limit | None) -> Reply:
+    def _with_second(self, reply: Reply, text: str, main: str, lang: str, limit: Limit | None,
+                     near: tuple[str, ...] = ()) -> Reply:
         """Address the second ask of a two-part question: its short answer, or the plan's silence on it."""
         blocks: list[str] = []
         also: list[str] = []
@@ -185,7 +186,7 @@ class Engine:
                     break
         if limit is not None:
             blocks.append(self._silence(limit, main, lang))
-        for intent_id, _ in second_asks(self.model, text, main, self.normalizer, self.thresholds):
+        for intent_id, _ in second_asks(self.model, text, main, self.normalizer, self.thresholds, near):
             if len(also) >= MAX_ALSO:
                 break
             also.append(intent_id)

@@ -52,9 +52,9 @@ class IntentModel:
         weights /= np.linalg.norm(weights)
         return weights @ self.coef[rows].astype(np.float64) + self.intercept
 
-    def probabilities(self, norm: str) -> np.ndarray:
-        """Per-class probabilities (softmax of the logits), in the order of `classes`."""
-        z = self.logits(norm)
+    def probabilities(self, norm: str, temperature: float = 1.0) -> np.ndarray:
+        """Per-class probabilities (softmax of the logits divided by a calibrated temperature)."""
+        z = self.logits(norm) / temperature
         z = np.exp(z - z.max())
         return z / z.sum()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 from bot.core.features import GROUPS, tokens
 from bot.core.intents import IntentSet
 from bot.core.model import OUT_OF_SCOPE, IntentModel
-from bot.core.normalize import Normalizer
+from bot.core.normalize import Normalizer, detect_lang
 from bot.errors import VocbotError
 
 log = logging.getLogger(__name__)
@@ -48,22 +49,33 @@ def cache_key(intent_set: IntentSet, groups: tuple[str, ...] = GROUPS) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def training_data(intent_set: IntentSet, normalizer: Normalizer) -> Iterator[tuple[str, str]]:
-    """(normalised text, class) pairs: every example and keyword, and the out-of-scope questions."""
+def _examples(intent_set: IntentSet) -> Iterator[tuple[str, str]]:
     for intent in intent_set.intents.values():
         for lang in ("zh", "en"):
             for example in intent.all_examples(lang):
-                norm = normalizer(example)
-                if norm:
-                    yield norm, intent.id
+                yield example, intent.id
         for keyword in intent.keywords:
-            norm = normalizer(keyword)
-            if norm:
-                yield norm, intent.id
+            yield keyword, intent.id
     for question in intent_set.out_of_scope:
-        norm = normalizer(question)
-        if norm:
-            yield norm, OUT_OF_SCOPE
+        yield question, OUT_OF_SCOPE
+
+
+def training_data(intent_set: IntentSet, normalizer: Normalizer) -> Iterator[tuple[str, str]]:
+    """(normalised text, class) pairs: every example and keyword, and the out-of-scope questions.
+
+    With `model.contexts` in matching.yaml, every question is also taught once inside a neutral narrative
+    ("我家孩子今年初三，…"), the same for every class, so the words people wrap around an ask carry no class.
+    """
+    contexts = (intent_set.matching.get("model") or {}).get("contexts") or {}
+    for text, label in _examples(intent_set):
+        norm = normalizer(text)
+        if not norm:
+            continue
+        yield norm, label
+        options = contexts.get(detect_lang(text))
+        if options and len(norm) >= 4:
+            context = options[zlib.crc32(text.encode("utf-8")) % len(options)]
+            yield normalizer(context.replace("{q}", text)), label
 
 
 def fit(intent_set: IntentSet, normalizer: Normalizer, groups: tuple[str, ...] = GROUPS,
