@@ -22,6 +22,7 @@ from bot.errors import DataError
 DECISIONS = ("answer", "clarify", "fallback")
 MODEL_CACHE = ROOT / "db" / "models"
 MAX_ALSO = 2
+LONG = 40   # characters: past this a question is judged by its pieces too, not only as a whole
 _FIRST_SENTENCE = re.compile(r"^.+?(?:。|[.!?](?=\s)|$)", re.S)
 
 
@@ -120,7 +121,7 @@ class Engine:
         exact = self.exact(norm)
         if exact is not None:   # a question staff curated word for word belongs to its intent
             j = Judgement("answer", j.ranked, 1.0, j.out_of_scope)
-        elif j.decision != "answer":
+        elif j.decision != "answer" or len(text) > LONG:
             j = self._informative_part(text, j)
         candidates = tuple(j.ranked[:3])
         main = exact or j.top
@@ -150,27 +151,31 @@ class Engine:
         if len(pieces) < 2:
             return whole
         best = whole
+        # An answered whole is replaced only by a piece the model is surer of.
+        bar = whole.confidence if whole.decision == "answer" else self.thresholds["part_answer"]
         for piece in pieces:
             norm = self.normalizer(piece)
             if len(norm.replace(" ", "")) < self.thresholds["part_chars"]:
                 continue
             j = judge(self.model, norm, self.thresholds)
-            if j.decision == "answer" and j.confidence >= self.thresholds["part_answer"] and (
-                    best is whole or j.confidence > best.confidence):
+            if j.decision == "answer" and j.confidence >= bar and (best is whole or j.confidence > best.confidence):
                 best = j
         return best
 
     def _rescue(self, text: str, limit: Limit) -> tuple[str, Judgement] | None:
-        """A piece of a two-part question that the plan does answer, when another piece hit a limit."""
+        """The most confident piece of a two-part question that the plan does answer, when another piece hit a
+        limit."""
+        best: tuple[str, Judgement] | None = None
         for piece in parts(text):
             norm = self.normalizer(piece)
             if not norm or limit.matches(norm, piece.casefold()):
                 continue
             j = judge(self.model, norm, self.thresholds)
             if (j.decision == "answer" and j.top is not None and j.confidence >= self.thresholds["part_answer"]
-                    and self._limit(piece, norm, j.top) is None):
-                return j.top, j
-        return None
+                    and self._limit(piece, norm, j.top) is None
+                    and (best is None or j.confidence > best[1].confidence)):
+                best = (j.top, j)
+        return best
 
     def _with_second(self, reply: Reply, text: str, main: str, lang: str, limit: Limit | None,
                      near: tuple[str, ...] = ()) -> Reply:
