@@ -222,7 +222,7 @@ class Engine:
             raise KeyError(intent_id)
         started = time.perf_counter()
         reply = self._answer(question or self.title(intent_id, lang), "", lang, intent_id, 100.0, ())
-        return _timed(reply, started)
+        return _timed(dataclasses.replace(reply, confidence=1.0), started)
 
     def clause(self, clause_id: str) -> Clause | None:
         """A clause of the plan by id."""

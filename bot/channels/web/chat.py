@@ -116,6 +116,8 @@ def reply_json(service: Service, answered: Answered, session: str) -> dict[str, 
         "session": session,
         "citation": citation if citation and citation in reply.answer else None,
         "clauses": clauses,
+        "confidence": round(reply.confidence, 4),
+        "also_intents": list(reply.also_intents),
     }
 
 
