@@ -80,6 +80,7 @@ class Engine:
         if missing:
             raise DataError("intent model", f"does not know the intents {sorted(missing)}; retrain it.")
         self.thresholds = thresholds(intent_set.matching.get("decision"))
+        judge(self.model, self.normalizer("职业教育 vocational"), self.thresholds)   # loads jieba's dictionary now
         exact: dict[str, set[str]] = {}
         for intent in self.intents.values():
             for lang in ("zh", "en"):
