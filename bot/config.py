@@ -84,6 +84,11 @@ class Settings:
     wechat_api_url: str = DEFAULT_WECHAT_API_URL
     address_bytes_per_minute: int = 2_000_000
 
+    @property
+    def model_dir(self) -> Path:
+        """Where the fitted intent model is cached: beside the enquiry database."""
+        return self.db_path.parent / "models"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read the VOCBOT_*, TELEGRAM_* and WECHAT_* variables."""

@@ -6,8 +6,10 @@ import asyncio
 import hmac
 import logging
 import secrets
+import threading
 import time
 from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,13 +88,15 @@ class Service:
         self.limiter = RateLimiter(settings.rate_per_minute)
         self.notifier = Notifier(store)
         self.last_reload_error: str | None = None
-        self._reloading = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
+        self._reloader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vocbot-reload")
+        self._reload_lock = threading.Lock()
+        self._queued: Future[str | None] | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Service:
         """Load the data and open the log; raise VocbotError with a clear sentence on failure."""
-        engine = Engine.load(settings.intents_dir, settings.content_dir)
+        engine = Engine.load(settings.intents_dir, settings.content_dir, settings.model_dir)
         return cls(settings, engine, Store(settings))
 
     def start(self) -> None:
@@ -100,7 +104,8 @@ class Service:
         self.store.start()
 
     def close(self) -> None:
-        """Drain the log and stop."""
+        """Drain the log and stop (a reload still queued is dropped; one running finishes)."""
+        self._reloader.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
     def user_key(self, channel: str, user_id: object) -> str:
@@ -188,23 +193,14 @@ class Service:
         the swap). Returns None, or the sentence saying why nothing changed. Afterwards the people who opted in
         and whose question is now answered are told, in the background.
         """
-        async with self._reloading:
-            try:
-                engine = await asyncio.to_thread(self.build_engine)
-            except VocbotError as exc:
-                self.last_reload_error = str(exc)
-                log.error("publish failed, keeping intents version %s: %s", self.engine.version, exc)
-                return str(exc)
-            self.engine = engine
-            self.last_reload_error = None
-            log.info("published intents: version %s, %d intents", engine.version, len(engine.intents))
-        if notify:
+        error = await asyncio.wrap_future(self.reload())
+        if error is None and notify:
             self.notify_soon()
-        return None
+        return error
 
     def build_engine(self) -> Engine:
-        """A new engine from the intents and content on disk (the seam a trained model plugs into)."""
-        return Engine.load(self.settings.intents_dir, self.settings.content_dir)
+        """A new engine from the intents and content on disk, its model from the cache or trained now."""
+        return Engine.load(self.settings.intents_dir, self.settings.content_dir, self.settings.model_dir)
 
     def notify_soon(self) -> None:
         """Tell the opted-in askers whose question now gets an answer, without holding up the caller."""
@@ -217,14 +213,33 @@ class Service:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def reload(self) -> str | None:
-        """Reload intents and content; on error keep the old set and return the error sentence."""
+    def reload(self) -> Future[str | None]:
+        """Reload intents and content and retrain the model in the background; the old engine answers until
+        the new one is complete and is swapped in whole. The future holds None, or the sentence saying why the
+        old engine was kept. A call while another reload waits to start shares that one (it reads the newest
+        files anyway)."""
+        with self._reload_lock:
+            queued = self._queued
+            if queued is not None and not queued.running() and not queued.done():
+                return queued
+            future = self._reloader.submit(self._reload_now)
+            self._queued = future
+            return future
+
+    def _reload_now(self) -> str | None:
+        old = self.engine
         try:
-            engine = Engine.load(self.settings.intents_dir, self.settings.content_dir)
+            engine = self.build_engine()
         except VocbotError as exc:
-            log.error("reload failed, keeping intents version %s: %s", self.engine.version, exc)
+            log.error("reload failed, keeping intents version %s: %s", old.version, exc)
+            self.last_reload_error = str(exc)
             return str(exc)
-        self.engine = engine
+        except Exception as exc:   # a bug in training must not take the answering engine down
+            log.exception("reload failed, keeping intents version %s", old.version)
+            self.last_reload_error = f"reload failed: {type(exc).__name__}: {exc}"
+            return self.last_reload_error
+        self.engine = engine   # one attribute assignment: every question sees the old or the new engine whole
+        self.last_reload_error = None
         log.info("reloaded intents: version %s, %d intents", engine.version, len(engine.intents))
         return None
 

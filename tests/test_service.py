@@ -68,3 +68,43 @@ def test_sessions_are_minted_and_signed(service: Service) -> None:
     token, _, signature = minted.rpartition(".")
     for forged in (token, f"{token}.", f"{token}.{'a' * len(signature)}", f"x{token}.{signature}", "s-1", ""):
         assert not service.session_valid(forged)
+
+
+def _own_intents(service: Service, tmp_path) -> None:
+    import dataclasses
+    import shutil
+
+    from bot.config import ROOT
+
+    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    service.settings = dataclasses.replace(service.settings, intents_dir=tmp_path / "intents")
+
+
+async def test_reload_retrains_in_the_background_and_swaps_whole(service: Service, tmp_path) -> None:
+    _own_intents(service, tmp_path)
+    old = service.engine
+    (tmp_path / "intents" / "learned.yaml").write_text(
+        "examples:\n  cert.credit_bank:\n    zh: [学分存折咋个开户]\n", encoding="utf-8")
+    future = service.reload()
+    assert old.ask("3加2是啥子意思").intent == "pathway.3plus2"   # the old engine answers meanwhile
+    assert await asyncio.wrap_future(future) is None
+    assert service.engine is not old and service.engine.version != old.version
+    assert service.engine.model.key != old.model.key
+    assert service.engine.ask("学分存折咋个开户").intent == "cert.credit_bank"
+
+
+async def test_failed_reload_keeps_the_old_engine_and_says_why(service: Service, tmp_path) -> None:
+    _own_intents(service, tmp_path)
+    old = service.engine
+    (tmp_path / "intents" / "matching.yaml").write_text("model: {alpha: 0}\n", encoding="utf-8")
+    error = await asyncio.wrap_future(service.reload())
+    assert error and "fitting the intent model failed" in error
+    assert service.engine is old
+
+
+async def test_concurrent_reloads_end_on_the_newest_files(service: Service, tmp_path) -> None:
+    _own_intents(service, tmp_path)
+    futures = [service.reload() for _ in range(5)]
+    results = await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+    assert results == [None] * 5 and len({id(f) for f in futures}) <= 2
+    assert service.engine.version == service.engine.intent_set.version

@@ -22,6 +22,6 @@ def load_engine(settings: Settings | None = None):
 
     settings = settings or settings_or_exit()
     try:
-        return Engine.load(settings.intents_dir, settings.content_dir)
+        return Engine.load(settings.intents_dir, settings.content_dir, settings.model_dir)
     except VocbotError as exc:
         raise click.ClickException(str(exc)) from None

@@ -30,11 +30,12 @@ def intents() -> None:
 
 @intents.command("check")
 def intents_check() -> None:
-    """Validate every intents and content file; warn about stale answers and ambiguous examples."""
+    """Validate every intents and content file; warn about stale answers, ambiguous examples and test leaks."""
+    from bot.config import ROOT
     from bot.core.checks import check
 
     engine = load_engine()
-    report = check(engine)
+    report = check(engine, data_dir=ROOT / "tests" / "data")
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     routes = engine.routes

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -43,16 +45,34 @@ def ambiguous_pairs(engine: Engine, cutoff: float = NEAR_DUPLICATE) -> list[tupl
     return sorted(pairs, key=lambda p: -p[4])
 
 
-def check(engine: Engine, today: dt.date | None = None) -> CheckReport:
-    """Review dates and ambiguity of a loaded engine."""
+def labelled_overlap(engine: Engine, data_dir: Path) -> list[tuple[str, str]]:
+    """Out-of-scope training questions that also occur in a labelled set (tests/data/*.jsonl): (file, question)."""
+    corpus = {engine.normalizer(q): q for q in engine.intent_set.out_of_scope}
+    found = []
+    for path in sorted(data_dir.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                question = json.loads(line).get("q") if line.strip() else None
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(question, str) and engine.normalizer(question) in corpus:
+                found.append((path.name, corpus[engine.normalizer(question)]))
+    return found
+
+
+def check(engine: Engine, today: dt.date | None = None, data_dir: Path | None = None) -> CheckReport:
+    """Review dates, ambiguity and, given the labelled sets' folder, out-of-scope questions copied from them."""
     today = today or dt.date.today()
-    report = CheckReport(intents=len(engine.intents), examples=engine.matcher.size)
+    report = CheckReport(intents=len(engine.intents), examples=engine.example_count)
     for intent in engine.intents.values():
         if intent.review_by < today:
             report.warnings.append(f"{intent.file}: intent {intent.id}: review_by {intent.review_by} has passed; "
                                    "check the answer against the plan and move the date.")
         if intent.reviewed > today:
             report.warnings.append(f"{intent.file}: intent {intent.id}: reviewed {intent.reviewed} is in the future.")
+    for name, question in labelled_overlap(engine, data_dir) if data_dir is not None else ():
+        report.warnings.append(f"out_of_scope.yaml: {question!r} is also in tests/data/{name}; a question that is "
+                               "trained on cannot measure the model, remove it.")
     for a, ta, b, tb, score in ambiguous_pairs(engine):
         report.warnings.append(f"ambiguous examples ({score:.0f}): {a} {ta!r} ~ {b} {tb!r}")
     return report

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.config import ROOT
 from bot.core.content import Clause, Content, load_content
+from bot.core.decide import Judgement, clarify_choices, judge, parts, second_asks, thresholds
 from bot.core.details import asked_kinds, leading_kinds
 from bot.core.glossary import Glossary
 from bot.core.intents import Intent, IntentSet, Limit, load_intents
-from bot.core.matcher import Matcher, Scored
 from bot.core.menu import Menu, load_menu
+from bot.core.model import IntentModel, Scored
 from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
+from bot.core.references import check_references
 from bot.core.routes import Routes, load_routes
 from bot.core.schemas import check_thresholds
+from bot.core.training import load_or_fit
 from bot.errors import DataError
 
 MAX_QUESTION = 2000     # characters of a question matched and stored (the log keeps the full length and a flag)
 
 DECISIONS = ("answer", "clarify", "fallback")
-DEFAULT_THRESHOLDS = {"answer": 40.0, "margin": 6.0, "clarify": 36.0, "clarify_window": 12.0,
-                      "min_chars": 2, "lead": 100.0}
+MODEL_CACHE = ROOT / "db" / "models"
+MAX_ALSO = 2
+LONG = 40   # characters: past this a question is judged by its pieces too, not only as a whole
+_FIRST_SENTENCE = re.compile(r"^.+?(?:。|[.!?](?=\s)|$)", re.S)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class Reply:
     intents_version: str = ""
     latency_ms: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 0.0
+    also_intents: tuple[str, ...] = ()
     general: str | None = None   # the glossary's general explanation (not part of the plan), shown apart
 
     def as_json(self) -> dict[str, Any]:
@@ -59,34 +68,51 @@ class Reply:
         return {"question": self.question, "decision": self.decision, "intent": self.intent,
                 "score": round(self.score, 2),
                 "candidates": [{"intent": c.intent, "score": round(c.score, 2)} for c in self.candidates],
-                "answer": self.answer, "general": self.general}
+                "answer": self.answer, "general": self.general, "confidence": round(self.confidence, 4),
+                "also_intents": list(self.also_intents)}
 
 
 class Engine:
     """Holds the loaded knowledge and answers questions; rebuilt whole on reload."""
 
-    def __init__(self, intent_set: IntentSet, content: Content, menu: Menu, routes: Routes | None = None) -> None:
+    def __init__(self, intent_set: IntentSet, content: Content, menu: Menu, model: IntentModel | None = None,
+                 cache_dir: Path | None = MODEL_CACHE, routes: Routes | None = None) -> None:
         self.intent_set = intent_set
         self.content = content
         self.menu = menu
         self.routes = routes or Routes.empty()
         self.intents: dict[str, Intent] = intent_set.intents
         self.normalizer = Normalizer(intent_set.synonyms)
-        self.matcher = Matcher(intent_set, self.normalizer, intent_set.matching)
-        self.thresholds = {**DEFAULT_THRESHOLDS, **(intent_set.matching.get("thresholds") or {})}
         self.glossary = Glossary(content.glossary, self.normalizer, content.glossary_questions)
+        check_references(content, self.intents)
+        self.model = model if model is not None else load_or_fit(intent_set, self.normalizer, cache_dir)
+        missing = set(self.intents) - set(self.model.classes)
+        if missing:
+            raise DataError("intent model", f"does not know the intents {sorted(missing)}; retrain it.")
+        self.thresholds = thresholds(intent_set.matching.get("decision"))
         where = Path(intent_set.files[0]).parent if intent_set.files else Path("intents")
         check_thresholds(self.thresholds, str(where / "matching.yaml"))
-        _check_references(self)
+        judge(self.model, self.normalizer("职业教育 vocational"), self.thresholds)   # loads jieba's dictionary now
+        exact: dict[str, set[str]] = {}
+        for intent in self.intents.values():
+            for lang in ("zh", "en"):
+                for example in intent.all_examples(lang):
+                    exact.setdefault(self.normalizer(example), set()).add(intent.id)
+        self._exact = {text: next(iter(ids)) for text, ids in exact.items() if text and len(ids) == 1}
+        self.example_count = sum(len(i.all_examples("zh")) + len(i.all_examples("en")) for i in self.intents.values())
 
     @classmethod
-    def load(cls, intents_dir: Path, content_dir: Path) -> Engine:
-        """Load and validate all data; raise DataError naming the file on any problem."""
+    def load(cls, intents_dir: Path, content_dir: Path, cache_dir: Path | None = MODEL_CACHE) -> Engine:
+        """Load and validate all data, and the model (cached or fitted); raise DataError naming the file."""
         content = load_content(content_dir)
         intent_set = load_intents(intents_dir)
         menu = load_menu(content_dir / "menu.yaml", intent_set.intents)
         routes = load_routes(content_dir / "routes.yaml", intent_set.intents, content, tuple(menu.audiences))
-        return cls(intent_set, content, menu, routes)
+        return cls(intent_set, content, menu, cache_dir=cache_dir, routes=routes)
+
+    def exact(self, norm: str) -> str | None:
+        """The intent whose curated example is exactly this normalised question, if exactly one has it."""
+        return self._exact.get(norm)
 
     @property
     def version(self) -> str:
@@ -98,35 +124,128 @@ class Engine:
         return self.intents[intent_id].title[lang]
 
     def ask(self, text: str, lang: str | None = None) -> Reply:
-        """Match a question and decide: answer, clarify or fallback (on its first MAX_QUESTION characters)."""
-        text = text[:MAX_QUESTION]              # the log stores no more than this, so the matcher sees no more
+        """Judge a question (its first MAX_QUESTION characters) with the model and decide: answer, clarify or
+        fallback; note a second ask; lead with the details asked that the plan does not give."""
+        text = text[:MAX_QUESTION]              # the log stores no more than this, so the model sees no more
         started = time.perf_counter()
         lang = detect_lang(text, default=lang or "zh") if text.strip() else (lang or "zh")
         norm = self.normalizer(text)
-        ranked = self.matcher.rank(norm) if len(norm.replace(" ", "")) >= 1 else []
+        if not norm.replace(" ", ""):
+            return _timed(self._fallback(text, norm, lang, 0.0, ()), started)
         t = self.thresholds
-        candidates = tuple(ranked[:3])
-        best = ranked[0] if ranked else None
-        second = ranked[1].score if len(ranked) > 1 else 0.0
-        content_chars = len(norm.replace(" ", ""))
-        exact = best is not None and self.matcher.exact(norm) == best.intent
-        limit = self._limit(text, norm, best.intent if best else None) if not exact else None
+        j = judge(self.model, norm, t)
+        exact = self.exact(norm)
+        if exact is not None:   # a question staff curated word for word belongs to its intent
+            j = Judgement("answer", j.ranked, 1.0, j.out_of_scope)
+        elif j.decision != "answer" or len(text) > LONG:
+            j = self._informative_part(text, j)
+        candidates = tuple(j.ranked[:3])
+        main = exact or j.top
+        limit = self._limit(text, norm, main) if exact is None else None
         if limit is not None:
-            reply = self._beyond_plan(text, norm, lang, limit, best, candidates)
-        elif best is None or best.score < t["clarify"] or (content_chars < t["min_chars"] and not exact):
-            reply = self._fallback(text, norm, lang, best.score if best else 0.0, candidates)
-        elif exact or (best.score >= t["answer"] and best.score - second >= t["margin"]) \
-                or best.score - second >= t["lead"]:   # clearly ahead of every other intent, if not high
-            reply = self._answer(text, norm, lang, best.intent, best.score, candidates)
-        else:
-            close = [s for s in ranked[:4] if best.score - s.score <= t["clarify_window"]]
-            if len(close) < 2:
-                close = ranked[:2]
-            reply = Reply(text, norm, lang, "clarify", best.intent, best.score, candidates,
+            rescued = self._rescue(text, limit)
+            if rescued is None:
+                reply = self._beyond_plan(text, norm, lang, limit, j.ranked[0] if j.ranked else None, candidates)
+                return _timed(self._compose(reply, text, norm, j.confidence), started)
+            main, j = rescued
+        if j.decision == "answer" and main is not None:
+            reply = self._answer(text, norm, lang, main, j.confidence * 100, candidates)
+            reply = self._with_second(reply, text, main, lang, limit, tuple(c.intent for c in j.ranked[:4]))
+        elif j.decision == "clarify":
+            choices = clarify_choices(j, t)
+            reply = Reply(text, norm, lang, "clarify", main, j.confidence * 100, candidates,
                           self.content.message("clarify", lang),
-                          choices=tuple(Choice(s.intent, self.title(s.intent, lang)) for s in close),
+                          choices=tuple(Choice(c, self.title(c, lang)) for c in choices),
                           intents_version=self.version)
-        return _timed(self._compose(reply, text, norm), started)
+        else:
+            reply = self._fallback(text, norm, lang, j.confidence * 100, candidates)
+        return _timed(self._compose(reply, text, norm, j.confidence), started)
+
+    def _compose(self, reply: Reply, text: str, norm: str, confidence: float) -> Reply:
+        """Lead with the sentences for the details asked that the plan does not give; add the general block."""
+        raw = text[:MAX_INPUT].casefold()
+        general = self.glossary.explain(norm, raw, reply.intent if reply.decision == "answer" else None, reply.lang)
+        answer, extra = reply.answer, reply.extra
+        if reply.decision == "answer" and reply.intent:
+            intent = self.intents[reply.intent]
+            kinds = leading_kinds(self.intent_set.details, asked_kinds(self.intent_set.details, norm, raw),
+                                  intent.silent_on)
+            if kinds:
+                joiner = "" if reply.lang == "zh" else " "
+                answer = joiner.join(intent.silent_on[k][reply.lang] for k in kinds) + "\n\n" + answer
+                extra = {**extra, "silent": kinds}
+        return dataclasses.replace(reply, answer=answer, general=general, extra=extra, confidence=confidence)
+
+    def _informative_part(self, text: str, whole: Judgement) -> Judgement:
+        """A long question is judged by its most confident piece, so context around the ask does not dilute it."""
+        pieces = parts(text)
+        if len(pieces) < 2:
+            return whole
+        best = whole
+        # An answered whole is replaced only by a piece the model is surer of.
+        bar = whole.confidence if whole.decision == "answer" else self.thresholds["part_answer"]
+        for piece in pieces:
+            norm = self.normalizer(piece)
+            if len(norm.replace(" ", "")) < self.thresholds["part_chars"]:
+                continue
+            j = judge(self.model, norm, self.thresholds)
+            if j.decision == "answer" and j.confidence >= bar and (best is whole or j.confidence > best.confidence):
+                best = j
+        return best
+
+    def _rescue(self, text: str, limit: Limit) -> tuple[str, Judgement] | None:
+        """The most confident piece of a two-part question that the plan does answer, when another piece hit a
+        limit."""
+        best: tuple[str, Judgement] | None = None
+        for piece in parts(text):
+            norm = self.normalizer(piece)
+            if not norm or limit.matches(norm, piece.casefold()):
+                continue
+            j = judge(self.model, norm, self.thresholds)
+            if (j.decision == "answer" and j.top is not None and j.confidence >= self.thresholds["part_answer"]
+                    and self._limit(piece, norm, j.top) is None
+                    and (best is None or j.confidence > best[1].confidence)):
+                best = (j.top, j)
+        return best
+
+    def _with_second(self, reply: Reply, text: str, main: str, lang: str, limit: Limit | None,
+                     near: tuple[str, ...] = ()) -> Reply:
+        """Address the second ask of a two-part question: its short answer, or the plan's silence on it."""
+        blocks: list[str] = []
+        also: list[str] = []
+        if limit is None:
+            for piece in parts(text):
+                norm = self.normalizer(piece)
+                found = self._limit(piece, norm, main) if len(parts(text)) > 1 and norm else None
+                if found is not None:
+                    limit = found
+                    break
+        if limit is not None:
+            blocks.append(self._silence(limit, main, lang))
+        for intent_id, _ in second_asks(self.model, text, main, self.normalizer, self.thresholds, near):
+            if len(also) >= MAX_ALSO:
+                break
+            also.append(intent_id)
+            blocks.append(self._short_answer(intent_id, lang))
+        if not blocks:
+            return reply
+        return dataclasses.replace(reply, answer=reply.answer + "\n\n" + "\n\n".join(blocks),
+                                   also_intents=tuple(also))
+
+    def _short_answer(self, intent_id: str, lang: str) -> str:
+        """The first sentence of an intent's curated answer, with its clauses, as a second answer."""
+        intent = self.intents[intent_id]
+        match = _FIRST_SENTENCE.match(intent.answer[lang])
+        first = (match.group(0) if match else intent.answer[lang]).strip()
+        clauses = ("、" if lang == "zh" else ", ").join(intent.source)
+        return self.content.message("also_answer", lang, topic=intent.title[lang], answer=first, clauses=clauses)
+
+    def _silence(self, limit: Limit, main: str, lang: str) -> str:
+        """The plan's silence on a second ask, naming the departments responsible nearby."""
+        departments = ("、" if lang == "zh" else ", ").join(
+            self.department_name(d, lang) for d in self.departments_for(self.intents[main].source))
+        hint = self.content.message("also_silent_hint", lang, departments=departments)
+        return self.content.message("also_silent", lang, message=limit.message[lang], hint=hint)
 
     def answer_intent(self, intent_id: str, lang: str, question: str = "") -> Reply:
         """The reply for an intent chosen directly (a button), without matching."""
@@ -134,7 +253,7 @@ class Engine:
             raise KeyError(intent_id)
         started = time.perf_counter()
         reply = self._answer(question or self.title(intent_id, lang), "", lang, intent_id, 100.0, ())
-        return _timed(reply, started)
+        return _timed(dataclasses.replace(reply, confidence=1.0), started)
 
     def clause(self, clause_id: str) -> Clause | None:
         """A clause of the plan by id."""
@@ -158,23 +277,6 @@ class Engine:
                 details = "; ".join(v for _, v in dept.details())
                 lines.append(f"{dept.name.get(lang) or dept.name.get('zh')}: {details}")
         return lines
-
-    def _compose(self, reply: Reply, text: str, norm: str) -> Reply:
-        """Lead with the sentences for the details asked that the plan does not give; add the general block."""
-        raw = text[:MAX_INPUT].casefold()
-        general = self.glossary.explain(norm, raw, reply.intent if reply.decision == "answer" else None, reply.lang)
-        answer, extra = reply.answer, reply.extra
-        if reply.decision == "answer" and reply.intent:
-            intent = self.intents[reply.intent]
-            kinds = leading_kinds(self.intent_set.details, asked_kinds(self.intent_set.details, norm, raw),
-                                  intent.silent_on)
-            if kinds:
-                joiner = "" if reply.lang == "zh" else " "
-                answer = joiner.join(intent.silent_on[k][reply.lang] for k in kinds) + "\n\n" + answer
-                extra = {**extra, "silent": kinds}
-        if answer is reply.answer and general is None:
-            return reply
-        return dataclasses.replace(reply, answer=answer, general=general, extra=extra)
 
     def _answer(self, text: str, norm: str, lang: str, intent_id: str, score: float,
                 candidates: tuple[Scored, ...]) -> Reply:
@@ -201,7 +303,7 @@ class Engine:
         """Fallback that says plainly what the plan does not settle and who is responsible nearby."""
         body = limit.message[lang]
         related: tuple[Choice, ...] = ()
-        if best is not None and best.score >= self.thresholds["clarify"]:
+        if best is not None and best.score >= self.thresholds["clarify"] * 100:
             intent = self.intents[best.intent]
             departments = self.departments_for(intent.source)
             if departments:
@@ -239,37 +341,3 @@ class Engine:
 def _timed(reply: Reply, started: float) -> Reply:
     object.__setattr__(reply, "latency_ms", round((time.perf_counter() - started) * 1000, 3))
     return reply
-
-
-def _check_references(engine: Engine) -> None:
-    content = engine.content
-    for intent in engine.intents.values():
-        for cid in intent.source:
-            if cid not in content.clauses:
-                raise DataError(intent.file, f"names clause {cid!r}, which is not in content/plan.yaml.",
-                                intent=intent.id, field="source")
-        _check_silent_on(engine, intent)
-    for term in content.glossary:
-        unknown = [i for i in term.intents if i not in engine.intents]
-        if unknown:
-            raise DataError("content/glossary.yaml", f"names unknown intents {unknown}.", intent=term.term,
-                            field="intents")
-
-
-def _check_silent_on(engine: Engine, intent: Intent) -> None:
-    """Each sentence cites one of the intent's clauses and names only departments those clauses name."""
-    content = engine.content
-    allowed = {name for cid in intent.source for name in content.clauses[cid].responsible}
-    allowed |= {d.name.get("zh", "") for d in content.departments.values()
-                if any(d.name.get("zh", "") in content.clauses[cid].text for cid in intent.source)}
-    for kind, texts in intent.silent_on.items():
-        for lang, text in texts.items():
-            where = f"silent_on.{kind}.{lang}"
-            if not set(content.cited(text)) & set(intent.source):
-                raise DataError(intent.file, f"must cite one of the intent's clauses ({', '.join(intent.source)}).",
-                                intent=intent.id, field=where)
-            named = {d.name.get("zh", "") for d in content.departments.values() if d.name.get("zh", "") in text}
-            stray = sorted(named - allowed)
-            if stray:
-                raise DataError(intent.file, f"names {', '.join(stray)}, not responsible for the intent's clauses.",
-                                intent=intent.id, field=where)

@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.engine import Engine
+from bot.core.normalize import detect_lang
 from bot.errors import DataError
 
 NON_POLICY = ("smalltalk.", "support.")
+LENGTHS = (("<=15", 15), ("16-40", 40), (">40", 10**9))
+BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0001)
 
 
 def read_labelled(path: Path) -> list[dict[str, Any]]:
-    """Read `{"q", "intent", "also"}` lines; raise DataError naming the bad line."""
+    """Read `{"q", "intent", "also"}` lines (optional "second", "near_miss"); raise DataError naming the bad line."""
     rows = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -33,7 +36,11 @@ def read_labelled(path: Path) -> list[dict[str, Any]]:
         intent = row.get("intent")
         if intent is not None and not isinstance(intent, str):
             raise DataError(str(path), "`intent` must be an id or null.", line=number)
-        rows.append({"q": row["q"], "intent": intent, "also": list(row.get("also") or [])})
+        second = row.get("second")
+        if second is not None and not isinstance(second, str):
+            raise DataError(str(path), "`second` must be an intent id.", line=number)
+        rows.append({"q": row["q"], "intent": intent, "also": list(row.get("also") or []), "second": second,
+                     "near_miss": bool(row.get("near_miss"))})
     return rows
 
 
@@ -44,12 +51,23 @@ def evaluate(engine: Engine, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     per_intent: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     confused: Counter[tuple[str, str]] = Counter()
     unknown_labels = set()
+    wrong = two_part = both = near = near_policy = 0
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    bins = [[0, 0] for _ in BINS[:-1]]
     for row in rows:
         reply = engine.ask(row["q"])
         label = row["intent"]
+        top_right = label is not None and (reply.intent or (reply.candidates[0].intent if reply.candidates
+                                                             else None)) in {label, *row.get("also", [])}
+        b = next(i for i in range(len(BINS) - 1) if reply.confidence < BINS[i + 1])
+        bins[b][0] += 1
+        bins[b][1] += top_right
         if reply.decision == "fallback":
             fallbacks += 1
         if label is None:
+            near += row.get("near_miss", False)
+            if reply.decision == "answer" and not str(reply.intent).startswith(NON_POLICY):
+                near_policy += row.get("near_miss", False)
             null_rows += 1
             null_fallback += reply.decision == "fallback"
             if reply.decision == "answer":
@@ -61,10 +79,20 @@ def evaluate(engine: Engine, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         good = {label, *row["also"]}
         in_scope += 1
         per_intent[label][1] += 1
-        if reply.decision == "answer" and reply.intent in good:
+        ok = reply.decision == "answer" and reply.intent in good
+        length = next(name for name, most in LENGTHS if len(row["q"]) <= most)
+        for key in (f"length {length}", f"lang {detect_lang(row['q'])}", f"lang {detect_lang(row['q'])} {length}"):
+            groups[key][0] += ok
+            groups[key][1] += 1
+        if row.get("second"):
+            two_part += 1
+            addressed = {reply.intent, *reply.also_intents} if reply.decision == "answer" else set()
+            both += bool(addressed & good) and (row["second"] in addressed)
+        if ok:
             top1 += 1
             per_intent[label][0] += 1
         elif reply.decision == "answer":
+            wrong += 1
             confused[(label, str(reply.intent))] += 1
         clarify += reply.decision == "clarify"
         offered = {c.intent for c in reply.candidates} | {c.intent for c in reply.choices}
@@ -83,6 +111,13 @@ def evaluate(engine: Engine, rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "per_intent": {k: {"correct": v[0], "total": v[1], "accuracy": ratio(v[0], v[1])}
                        for k, v in sorted(per_intent.items())},
         "unknown_labels": sorted(unknown_labels),
+        "wrong_confident": ratio(wrong, in_scope),
+        "two_part": two_part, "two_part_both": ratio(both, two_part),
+        "near_miss": near, "near_miss_policy_answered": ratio(near_policy, near),
+        "groups": {k: {"correct": v[0], "total": v[1], "accuracy": ratio(v[0], v[1])}
+                   for k, v in sorted(groups.items())},
+        "reliability": [{"from": BINS[i], "to": min(BINS[i + 1], 1.0), "count": n, "accuracy": ratio(c, n)}
+                        for i, (n, c) in enumerate(bins)],
     }
 
 
@@ -97,6 +132,18 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"fallback recall:           {summary['fallback_recall']:.1%}",
         f"out of scope answered:     {summary['out_of_scope_answered']:.1%} "
         f"(with a policy intent: {summary['out_of_scope_policy_answered']:.1%})",
+        f"wrong confident answers:   {summary['wrong_confident']:.1%} of in scope",
+        f"two-part, both addressed:  {summary['two_part_both']:.1%} of {summary['two_part']}",
+        f"near misses answered:      {summary['near_miss_policy_answered']:.1%} of {summary['near_miss']} "
+        "(with a policy intent)",
+        "answered right, by length and language:",
+    ]
+    lines += [f"  {k:<18} {v['accuracy']:6.1%}  {v['correct']:4d}/{v['total']:<4d}"
+              for k, v in summary["groups"].items()]
+    lines.append("reliability (confidence of the top intent -> share where it was right):")
+    lines += [f"  {b['from']:.1f}-{b['to']:.1f}  {b['count']:5d}  {b['accuracy']:6.1%}"
+              for b in summary["reliability"]]
+    lines += [
         "worst confusions (expected -> answered):",
     ]
     lines += [f"  {c['count']:3d}  {c['expected']} -> {c['answered']}" for c in summary["confused"]] or ["  none"]

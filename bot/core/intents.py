@@ -17,7 +17,8 @@ from bot.errors import DataError
 
 AUDIENCES = ("student", "enterprise", "teacher", "all")
 MIN_EXAMPLES = {"zh": 12, "en": 4}
-SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml", DETAILS_FILE}
+OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
+SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml", DETAILS_FILE, OUT_OF_SCOPE_FILE}
 LEARNED_FILE = "learned.yaml"
 SILENT_KINDS = ("fees", "amounts", "dates", "schools", "majors", "firms", "contacts", "eligibility", "procedure")
 
@@ -71,6 +72,7 @@ class IntentSet:
     files: tuple[str, ...]
     limits: tuple[Limit, ...] = ()
     details: dict[str, DetailKind] = field(default_factory=dict)
+    out_of_scope: tuple[str, ...] = ()
 
 
 def _date(value: Any, path: str, iid: str, name: str) -> dt.date:
@@ -220,6 +222,27 @@ def _load_limits(path: Path, intents: dict[str, Intent], kinds: dict[str, Detail
     return tuple(out)
 
 
+def _load_out_of_scope(path: Path) -> tuple[str, ...]:
+    """Questions outside the plan, grouped by topic: `out_of_scope: [{topic, zh: [...], en: [...]}]`."""
+    if not path.exists():
+        return ()
+    data = read_yaml(path) or {}
+    groups = data.get("out_of_scope") if isinstance(data, dict) else None
+    if not isinstance(groups, list):
+        raise DataError(str(path), "must be a mapping with a list of topics under `out_of_scope`.",
+                        field="out_of_scope")
+    out: list[str] = []
+    for i, group in enumerate(groups):
+        topic = group.get("topic") if isinstance(group, dict) else None
+        if not isinstance(topic, str) or not topic.strip():
+            raise DataError(str(path), "is missing.", intent=f"topic #{i + 1}", field="topic")
+        if any(key not in ("topic", *LANGS) for key in group):
+            raise DataError(str(path), f"has unknown keys; use topic, {', '.join(LANGS)}.", intent=topic)
+        for lang in LANGS:
+            out.extend(_str_list(group, lang, str(path), topic, required=False))
+    return tuple(out)
+
+
 def load_intents(intents_dir: Path) -> IntentSet:
     """Load every intents file, the synonyms, learned examples and matching settings."""
     if not intents_dir.is_dir():
@@ -264,4 +287,5 @@ def load_intents(intents_dir: Path) -> IntentSet:
         raise DataError(str(matching_path), "must be a mapping of matching settings.")
     return IntentSet(intents=intents, synonyms=_load_synonyms(intents_dir / "synonyms.yaml"),
                      matching=matching, version=digest.hexdigest()[:12], files=tuple(str(f) for f in files),
-                     limits=_load_limits(intents_dir / "limits.yaml", intents, details), details=details)
+                     limits=_load_limits(intents_dir / "limits.yaml", intents, details), details=details,
+                     out_of_scope=_load_out_of_scope(intents_dir / OUT_OF_SCOPE_FILE))

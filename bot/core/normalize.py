@@ -16,7 +16,7 @@ _CN_DIGITS = {"零": "0", "一": "1", "二": "2", "两": "2", "三": "3", "四":
               "七": "7", "八": "8", "九": "9"}
 _DIGIT = "[0-9零一二两三四五六七八九]"
 # "3加2", "三 + 二", "3 plus 2": fold to "3+2"; only next to a digit, so 一带一路 stays as it is.
-_PLUS = re.compile(rf"({_DIGIT})\s*(?:加|\+|plus|＋)\s*({_DIGIT}|x(?![a-z]))")
+_PLUS = re.compile(rf"({_DIGIT})\s*(?:加|\+|plus|jia|＋)\s*({_DIGIT}|x(?![a-z]))")
 _KEEP = re.compile(r"[^0-9a-z+\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -124,23 +124,29 @@ def _join(field: str, key: Any) -> str:
 def check_thresholds(thresholds: dict[str, float], path: str) -> None:
     """The answer threshold may not sit below the clarify threshold (the engine would never clarify)."""
     if thresholds["answer"] < thresholds["clarify"]:
-        raise DataError(path, f"thresholds.answer ({thresholds['answer']:g}) must be at or above "
-                              f"thresholds.clarify ({thresholds['clarify']:g}).", field="thresholds.answer")
+        raise DataError(path, f"decision.answer ({thresholds['answer']:g}) must be at or above "
+                              f"decision.clarify ({thresholds['clarify']:g}).", field="decision.answer")
 
 
 # ---- the files ------------------------------------------------------------------------------------------
-# intents/matching.yaml: scorer weights and decision thresholds (scores run 0-100).
+# intents/matching.yaml: the intent model's fitting settings and the decision thresholds (probabilities 0-1),
+# written by scripts/calibrate.py; the keys must match bot.core.training and bot.core.decide.
 MATCHING = Map({
-    "stopwords": ListOf(SCALAR),
-    "tfidf_weight": Num(0, 1),
-    "pinyin_factor": Num(0, 1),
-    "keyword_bonus": Num(0, 100),
-    "thresholds": Map({
-        "answer": Num(0, 100),
-        "clarify": Num(0, 100),
-        "margin": Num(0, 100),
-        "clarify_window": Num(0, 100),
-        "lead": Num(0, 100),
+    "model": Map({
+        "kind": TEXT,
+        "alpha": Num(0, 1),
+        "oos_weight": Num(0, 10),
+        "contexts": Map({"zh": TEXTS, "en": TEXTS}),
+    }),
+    "decision": Map({
+        "temperature": Num(0.01, 100),
+        "answer": Num(0, 1),
+        "margin": Num(0, 1),
+        "clarify": Num(0, 1),
+        "window": Num(0, 1),
+        "part_answer": Num(0, 1),
+        "part_support": Num(0, 1),
+        "part_chars": Num(0, 100, whole=True),
         "min_chars": Num(0, 100, whole=True),
     }),
 })

@@ -31,7 +31,8 @@ def test_ask_prints_a_readable_answer() -> None:
 def test_ask_json_object() -> None:
     result = CliRunner().invoke(cli, ["ask", "--json", "3加2是啥子意思"])
     data = json.loads(result.output)
-    assert set(data) == {"question", "decision", "intent", "score", "candidates", "answer", "general"}
+    assert set(data) == {"question", "decision", "intent", "score", "candidates", "answer", "general", "confidence",
+                         "also_intents"}
     assert data["question"] == "3加2是啥子意思" and data["decision"] == "answer" and data["intent"] == "pathway.3plus2"
     assert isinstance(data["score"], float) and len(data["candidates"]) == 3
 

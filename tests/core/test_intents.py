@@ -293,3 +293,16 @@ def test_cli_list_json_shape() -> None:
     for row in rows:
         assert set(row) == {"id", "audience", "examples_zh", "examples_en", "source", "related"}
         assert isinstance(row["examples_zh"], int) and row["examples_zh"] >= 12 and row["examples_en"] >= 4
+
+
+def test_check_warns_when_an_out_of_scope_question_is_in_a_labelled_set(engine: Engine, tmp_path: Path) -> None:
+    leaked = engine.intent_set.out_of_scope[0]
+    (tmp_path / "x.jsonl").write_text(json.dumps({"q": leaked, "intent": None}) + "\n", encoding="utf-8")
+    warnings = check(engine, today=dt.date(2026, 11, 29), data_dir=tmp_path).warnings
+    assert any("out_of_scope.yaml" in w and "x.jsonl" in w for w in warnings)
+
+
+def test_out_of_scope_file_is_validated(intents_dir: Path) -> None:
+    (intents_dir / "out_of_scope.yaml").write_text("out_of_scope:\n  - zh: [天气]\n", encoding="utf-8")
+    with pytest.raises(DataError, match="topic"):
+        load_intents(intents_dir)

@@ -38,23 +38,25 @@ def _set(*keys: str, value: object) -> object:
 
 
 MATCHING_BREAKAGES = [
-    ("answer threshold below zero", _set("thresholds", "answer", value=-5.0), "field thresholds.answer",
-     "between 0 and 100"),
-    ("answer threshold NaN", _set("thresholds", "answer", value=float("nan")), "field thresholds.answer",
+    ("answer threshold below zero", _set("decision", "answer", value=-5.0), "field decision.answer",
+     "between 0 and 1"),
+    ("answer threshold NaN", _set("decision", "answer", value=float("nan")), "field decision.answer",
      "finite number"),
-    ("clarify threshold over 100", _set("thresholds", "clarify", value=101), "field thresholds.clarify",
-     "between 0 and 100"),
-    ("misspelt thresholds key", lambda d: d.update(threshold=d.pop("thresholds")), "field threshold",
+    ("clarify threshold over 1", _set("decision", "clarify", value=1.5), "field decision.clarify",
+     "between 0 and 1"),
+    ("misspelt decision key", lambda d: d.update(decisions=d.pop("decision")), "field decisions",
      "not a known key"),
-    ("misspelt key inside thresholds", _set("thresholds", "anwser", value=40.0), "field thresholds.anwser",
+    ("misspelt key inside decision", _set("decision", "anwser", value=0.4), "field decision.anwser",
      "not a known key"),
-    ("weight over 1", _set("tfidf_weight", value=1.5), "field tfidf_weight", "between 0 and 1"),
-    ("weight as text", _set("pinyin_factor", value="high"), "field pinyin_factor", "must be a number"),
-    ("negative margin", _set("thresholds", "margin", value=-1.0), "field thresholds.margin", "between 0 and 100"),
-    ("infinite lead", _set("thresholds", "lead", value=float("inf")), "field thresholds.lead", "finite number"),
-    ("answer below clarify", _set("thresholds", "answer", value=20.0), "field thresholds.answer",
-     "at or above thresholds.clarify"),
-    ("stopwords not a list", _set("stopwords", value="的"), "field stopwords", "must be a list"),
+    ("alpha over 1", _set("model", "alpha", value=1.5), "field model.alpha", "between 0 and 1"),
+    ("alpha as text", _set("model", "alpha", value="high"), "field model.alpha", "must be a number"),
+    ("negative margin", _set("decision", "margin", value=-1.0), "field decision.margin", "between 0 and 1"),
+    ("infinite temperature", _set("decision", "temperature", value=float("inf")), "field decision.temperature",
+     "finite number"),
+    ("answer below clarify", _set("decision", "answer", value=0.05), "field decision.answer",
+     "at or above decision.clarify"),
+    ("contexts not a list", _set("model", "contexts", "zh", value="{q}"), "field model.contexts.zh",
+     "must be a list"),
 ]
 
 
@@ -72,7 +74,7 @@ def test_matching_yaml_is_validated(data: tuple[Path, Path], name: str, change: 
 def test_asdfgh_is_not_answered_when_thresholds_are_refused(data: tuple[Path, Path]) -> None:
     """With -5 the review saw `asdfgh` answered as smalltalk; now such a file does not load at all."""
     intents, content = data
-    _edit(intents / "matching.yaml", _set("thresholds", "answer", value=-5.0))
+    _edit(intents / "matching.yaml", _set("decision", "answer", value=-5.0))
     with pytest.raises(DataError):
         Engine.load(intents, content)
     assert Engine.load(ROOT / "intents", ROOT / "content").ask("asdfgh").decision == "fallback"

@@ -141,6 +141,8 @@ def reply_json(service: Service, answered: Answered, session: str) -> dict[str, 
         "citation": citation if citation and citation in reply.answer else None,
         "clauses": clauses,
         "route": answered.route.as_json() if answered.route else None,
+        "confidence": round(reply.confidence, 4),
+        "also_intents": list(reply.also_intents),
     }
 
 

@@ -29,7 +29,8 @@ from bot.service import Service
 COLLOQUIAL_3PLUS2 = "3加2是啥子意思"
 # Short, vague questions: at least one of them gets "did you mean" choices from the shipped intents.
 VAGUE = ["补贴", "证书", "学徒", "企业", "技能", "升学", "subsidy", "读书", "学分", "老师"]
-REPLY_KEYS = {"decision", "intent", "score", "answer", "choices", "related", "source", "enquiry_id"}
+REPLY_KEYS = {"decision", "intent", "score", "answer", "choices", "related", "source", "enquiry_id", "confidence",
+              "also_intents"}
 SECURITY = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",

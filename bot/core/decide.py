@@ -1,0 +1,104 @@
+"""From the model's probabilities to a decision: answer, clarify or fallback, and the second ask of a question.
+
+The thresholds are chosen by scripts/calibrate.py on the dev set and stored in intents/matching.yaml
+(`decision:`); a wrong confident answer costs more than a fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.core.model import IntentModel, Scored
+
+DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
+            "part_support": 0.3, "part_chars": 4, "min_chars": 2}
+NON_POLICY = ("smalltalk.", "support.")
+# Where a question turns to a second ask: punctuation, spaces between Chinese phrases, and joining words.
+_PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
+                    r"|另外|还有|以及|而且|并且|同时|顺便问"
+                    r"|(?i:\b(?:and also|also|and|plus|as well as|besides)\b)")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the model makes of one text: ranked intents (out-of-scope class left out) and the decision."""
+
+    decision: str
+    ranked: tuple[Scored, ...]
+    confidence: float
+    out_of_scope: float
+
+    @property
+    def top(self) -> str | None:
+        """The best in-scope intent."""
+        return self.ranked[0].intent if self.ranked else None
+
+
+def thresholds(settings: Mapping | None) -> dict[str, float]:
+    """The decision thresholds, defaults overridden by matching.yaml's `decision` mapping."""
+    return {k: float((settings or {}).get(k, v)) for k, v in DEFAULTS.items()}
+
+
+def judge(model: IntentModel, norm: str, t: Mapping[str, float]) -> Judgement:
+    """Rank the intents of a normalised text and decide with the thresholds."""
+    probs = model.probabilities(norm, t.get("temperature", 1.0))
+    oos = model.out_of_scope_index
+    p_oos = float(probs[oos]) if oos is not None else 0.0
+    probs = probs.copy()
+    if oos is not None:
+        probs[oos] = -1.0
+    order = np.argsort(-probs, kind="stable")[:len(probs) - (oos is not None)]
+    ranked = tuple(Scored(model.classes[i], round(float(probs[i]) * 100, 2)) for i in order)
+    best = float(probs[order[0]])
+    second = float(probs[order[1]]) if len(order) > 1 else 0.0
+    chars = len(norm.replace(" ", ""))
+    if chars < t["min_chars"] or p_oos >= best:
+        decision = "fallback"
+    elif best >= t["answer"] and best - second >= t["margin"]:
+        decision = "answer"
+    elif best >= t["clarify"]:
+        decision = "clarify"
+    else:
+        decision = "fallback"
+    return Judgement(decision, ranked, round(best, 4), round(p_oos, 4))
+
+
+def clarify_choices(judgement: Judgement, t: Mapping[str, float], most: int = 4) -> list[str]:
+    """The intents offered when unsure: those close to the best, at least two."""
+    best = judgement.ranked[0].score
+    close = [s.intent for s in judgement.ranked[:most] if best - s.score <= t["window"] * 100]
+    return close if len(close) >= 2 else [s.intent for s in judgement.ranked[:2]]
+
+
+def parts(text: str) -> list[str]:
+    """The pieces of a question between punctuation and joining words (the whole text when there is one)."""
+    pieces = [p.strip() for p in _PARTS.split(text) if p and p.strip()]
+    return pieces or [text]
+
+
+def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[str], str],
+                t: Mapping[str, float], near: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Other intents a question also asks about in its own pieces: (intent, normalised piece).
+
+    A piece counts when the model is confident of it alone (`part_answer`), or fairly sure (`part_support`) of
+    an intent the whole question also ranks high (`near`)."""
+    pieces = parts(text)
+    if len(pieces) < 2:
+        return []
+    found: list[tuple[str, str]] = []
+    for piece in pieces:
+        norm = normalize(piece)
+        if len(norm.replace(" ", "")) < t["part_chars"]:
+            continue
+        j = judge(model, norm, t)
+        top = j.top
+        if top is None or top == main or top.startswith(NON_POLICY) or j.out_of_scope >= j.confidence:
+            continue
+        sure = j.confidence >= t["part_answer"] or (j.confidence >= t["part_support"] and top in near)
+        if sure and top not in (f for f, _ in found):
+            found.append((top, norm))
+    return found

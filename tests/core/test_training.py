@@ -1,0 +1,85 @@
+"""Fitting and the cache: deterministic, keyed by the intents and the code, never stale, failures explained."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.config import ROOT
+from bot.core.engine import Engine
+from bot.core.intents import load_intents
+from bot.core.normalize import Normalizer
+from bot.core.training import TrainingError, cache_key, fit, load_or_fit, model_path
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    """A copy of the shipped intents (the model is fitted from them)."""
+    folder = tmp_path / "intents"
+    shutil.copytree(ROOT / "intents", folder)
+    return folder
+
+
+def test_fitting_is_deterministic(engine: Engine) -> None:
+    again = fit(engine.intent_set, engine.normalizer, key=engine.model.key)
+    assert again.classes == engine.model.classes
+    assert np.array_equal(again.coef, engine.model.coef)
+
+
+def test_cache_is_written_then_reused(small: Path, tmp_path: Path) -> None:
+    iset = load_intents(small)
+    norm = Normalizer(iset.synonyms)
+    cache = tmp_path / "models"
+    first = load_or_fit(iset, norm, cache)
+    assert model_path(cache, cache_key(iset)).exists()
+    second = load_or_fit(iset, norm, cache)
+    assert second.key == first.key and np.array_equal(second.coef, first.coef)
+
+
+def test_changed_yaml_is_never_served_by_a_stale_model(small: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "models"
+    before = Engine.load(small, ROOT / "content", cache)
+    path = small / "learned.yaml"
+    path.write_text("examples:\n  cert.credit_bank:\n    zh: [学分存折咋个开户]\n", encoding="utf-8")
+    after = Engine.load(small, ROOT / "content", cache)
+    assert after.model.key != before.model.key
+    assert after.ask("学分存折咋个开户").intent == "cert.credit_bank"
+    assert len(list(cache.glob("intent-model-*.npz"))) == 2
+
+
+def test_damaged_cache_is_refitted(small: Path, tmp_path: Path) -> None:
+    iset = load_intents(small)
+    cache = tmp_path / "models"
+    cache.mkdir()
+    model_path(cache, cache_key(iset)).write_bytes(b"garbage")
+    model = load_or_fit(iset, Normalizer(iset.synonyms), cache)
+    assert model.key == cache_key(iset)
+
+
+def test_failed_training_says_why(small: Path) -> None:
+    iset = load_intents(small)
+    one = dataclasses.replace(iset, intents=dict(list(iset.intents.items())[:1]), out_of_scope=())
+    with pytest.raises(TrainingError, match="at least two classes"):
+        load_or_fit(one, Normalizer(), None)
+
+
+def test_bad_setting_becomes_a_training_error(small: Path) -> None:
+    iset = load_intents(small)
+    broken = dataclasses.replace(iset, matching={**iset.matching, "model": {"alpha": -1}})
+    with pytest.raises(TrainingError, match="fitting the intent model failed"):
+        load_or_fit(broken, Normalizer(iset.synonyms), None)
+
+
+def test_out_of_scope_corpus_is_large_and_not_from_the_labelled_sets(engine: Engine) -> None:
+    import json
+
+    corpus = {engine.normalizer(q) for q in engine.intent_set.out_of_scope}
+    assert len(engine.intent_set.out_of_scope) >= 1500
+    for path in (ROOT / "tests" / "data").glob("*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                assert engine.normalizer(json.loads(line)["q"]) not in corpus, (path.name, line)
