@@ -83,11 +83,9 @@ class Settings:
     wechat_app_secret: str | None = None
     wechat_api_url: str = DEFAULT_WECHAT_API_URL
     address_bytes_per_minute: int = 2_000_000
-
-    @property
-    def model_dir(self) -> Path:
-        """Where the fitted intent model is cached: beside the enquiry database."""
-        return self.db_path.parent / "models"
+    # Where fitted intent models are cached, keyed by the intents' hash and the code version (so one folder
+    # can serve every log and process safely).
+    model_dir: Path = ROOT / "db" / "models"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +110,7 @@ class Settings:
             intents_dir=Path(get("VOCBOT_INTENTS_DIR") or ROOT / "intents"),
             content_dir=Path(get("VOCBOT_CONTENT_DIR") or ROOT / "content"),
             db_path=Path(get("VOCBOT_DB") or ROOT / "db" / "enquiries.db"),
+            model_dir=Path(get("VOCBOT_MODEL_DIR") or ROOT / "db" / "models"),
             host=get("VOCBOT_HOST") or "127.0.0.1",
             port=_int("VOCBOT_PORT", get("VOCBOT_PORT"), 8080) or 0,
             telegram_token=get("TELEGRAM_BOT_TOKEN") or None,

@@ -7,12 +7,12 @@ from pathlib import Path
 from bot.core import editing
 
 # Falls back with the shipped intents (checked by the tests). The issue's `3+2读到一半可以转去读普高吗`
-# gets `answer` (pathway.3plus2, score 51) from today's matcher, so the tests use this wording instead.
-QUESTION = "职高读一半不想读了可以转普高不"
+# gets `answer` (pathway.3plus2) from the shipped model, so the tests use this wording instead.
+QUESTION = "转学去普高的手续怎么办"
 INTENT = "pathway.transfer_general"
 
 EXAMPLES_ZH = [
-    QUESTION, "3+2读到一半可以转去读普高吗", "中职读到一半转普高要办啥手续", "职高生中途转学到普通高中的条件",
+    QUESTION, "职高读一半不想读了可以转普高不", "3+2读到一半可以转去读普高吗", "中职读到一半转普高要办啥手续", "职高生中途转学到普通高中的条件",
     "在职中读了一学期可以转到普高去吗", "中职学籍能转成普高学籍吗", "职中转学去普高需要考试吗", "学籍从中职转到普高",
     "读职高中途能不能转到普通高中", "中职生可以转学去读普高吗", "职中读了一年能转普高不",
     "五年一贯制读到一半能转普高吗",
