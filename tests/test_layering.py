@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -61,3 +62,22 @@ def test_a_wrong_import_breaks_its_contract(tree: Path, module: str, source: str
     broken = result.stdout.split("Broken contracts", 1)[-1]
     assert contract in broken
     assert "_probe" in broken
+
+
+MODULES = sorted((ROOT / "bot").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(ROOT)) for p in MODULES])
+def test_no_module_is_over_400_lines(path: Path) -> None:
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 400
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p.name == "__init__.py"],
+                         ids=[str(p.relative_to(ROOT)) for p in MODULES if p.name == "__init__.py"])
+def test_package_inits_only_name_their_contents(path: Path) -> None:
+    """A docstring (and, at the top, the version): no imports, no code."""
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    assert body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    rest = body[1:]
+    assert all(isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["__version__"]  # type: ignore[attr-defined]
+               for node in rest)

@@ -31,7 +31,7 @@ from telegram_harness import (
     visible,
 )
 
-from bot.channels.telegram.handlers import update_enquiry_id
+from bot.channels.telegram.addressing import update_enquiry_id
 from bot.config import ROOT, Settings
 from bot.core.engine import Engine
 from bot.log.store import Store
