@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp import web as aioweb
-from browser_harness import ARTIFACTS, chromium_page, require_chromium
+from browser_harness import ARTIFACTS, require_chromium
 
 from bot.config import Settings
 from bot.core.engine import Engine
-from bot.log.store import Store
-from bot.serve import build_app
-from bot.service import Service
 
 COLLOQUIAL_3PLUS2 = "3加2是啥子意思"
 VAGUE = ["补贴", "证书", "学徒", "企业", "技能", "升学", "subsidy", "读书", "学分", "老师"]
@@ -25,27 +19,6 @@ pytestmark = pytest.mark.browser
 require_chromium()
 
 from playwright.async_api import Page, expect  # noqa: E402 - only once Chromium is known
-
-
-@pytest.fixture
-async def server(settings: Settings, engine: Engine) -> AsyncIterator[str]:
-    """The whole `vocbot serve` application on 127.0.0.1 and a free port, logging to a temporary database."""
-    service = Service(settings, engine, Store(settings))
-    runner = aioweb.AppRunner(build_app(settings, service), access_log=None)
-    await runner.setup()
-    site = aioweb.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    """A Chromium page with a fresh profile that fails the test on any console error (CSP included)."""
-    async with chromium_page(tmp_path / "profile") as tab:
-        yield tab
 
 
 def rows(settings: Settings, sql: str, *params: object) -> list[tuple]:

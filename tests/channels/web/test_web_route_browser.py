@@ -5,47 +5,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp import web as aioweb
-from browser_harness import ARTIFACTS, PHONE, chromium_page, require_chromium
+from browser_harness import ARTIFACTS, PHONE, require_chromium
 
 from bot.config import Settings
 from bot.core.engine import Engine
-from bot.log.store import Store
-from bot.serve import build_app
-from bot.service import Service
-
-SHOT = Path("/work/scratch/shots/i14-route.png")
 
 pytestmark = pytest.mark.browser
 
 require_chromium()
 
 from playwright.async_api import Page, expect  # noqa: E402 - only once Chromium is known
-
-
-@pytest.fixture
-async def server(settings: Settings, engine: Engine) -> AsyncIterator[str]:
-    """The whole `vocbot serve` application on 127.0.0.1 and a free port, logging to a temporary database."""
-    service = Service(settings, engine, Store(settings))
-    runner = aioweb.AppRunner(build_app(settings, service), access_log=None)
-    await runner.setup()
-    site = aioweb.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
-
-
-@pytest.fixture
-async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    """A phone-sized Chromium page that fails the test on any console error."""
-    async with chromium_page(tmp_path / "profile") as tab:
-        yield tab
 
 
 async def test_route_finder_clicked_to_a_result_with_back(server: str, page: Page, settings: Settings,
@@ -101,13 +72,11 @@ async def test_route_finder_clicked_to_a_result_with_back(server: str, page: Pag
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]   # no sideways scrolling
     await card.evaluate("node => node.scrollIntoView({block: 'start'})")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shots = [ARTIFACTS / "route-result.png"] + ([SHOT] if SHOT.parent.is_dir() else [])
-    for path in shots:                            # what the phone shows: the card's top above the question box
-        await page.screenshot(path=str(path))
+    # What the phone shows: the card's top above the question box.
+    await page.screenshot(path=str(ARTIFACTS / "route-result.png"))
     # The whole card in one picture (the sticky question box would otherwise sit across it).
     await page.locator("#ask").evaluate("form => { form.style.position = 'static'; }")
-    for path in shots:
-        await card.screenshot(path=str(path.with_name(path.stem + "-card.png")))
+    await card.screenshot(path=str(ARTIFACTS / "route-result-card.png"))
 
     # Start over returns to the choice of flow.
     await card.locator('button[data-route="restart"]').click()
