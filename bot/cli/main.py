@@ -6,6 +6,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from bot.cli.staff import staff
 from bot.cli.wechat import wechat
 from bot.config import Settings
 from bot.errors import VocbotError
+
+if TYPE_CHECKING:   # imported when used, so `vocbot ask` starts without the log
+    from bot.log.sync import SyncLogger
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -150,21 +154,26 @@ def serve(host: str | None, port: int | None) -> None:
 def chat(no_log: bool, lang: str) -> None:
     """Chat in the terminal on the same engine; type a number to pick an option, /quit or Ctrl-D to leave."""
     from bot.channels import terminal
-    from bot.log.sync import SyncLogger
 
     settings = settings_or_exit()
     engine = load_engine(settings)
-    logger = None
-    if not no_log:
-        try:
-            logger = SyncLogger(settings, channel="terminal", user=terminal.local_user())
-        except VocbotError as exc:
-            raise click.ClickException(f"{exc} (Use --no-log to chat without the log.)") from None
+    logger = None if no_log else _terminal_logger(settings, "chat")
     try:
         terminal.run(engine, logger, lang)
     finally:
         if logger is not None:
             logger.close()
+
+
+def _terminal_logger(settings: Settings, verb: str) -> SyncLogger:
+    """The terminal's log writer, or exit with the problem and how to go on without the log."""
+    from bot.channels import terminal
+    from bot.log.sync import SyncLogger
+
+    try:
+        return SyncLogger(settings, channel="terminal", user=terminal.local_user())
+    except VocbotError as exc:
+        raise click.ClickException(f"{exc} (Use --no-log to {verb} without the log.)") from None
 
 
 @cli.command()
@@ -174,19 +183,13 @@ def chat(no_log: bool, lang: str) -> None:
 def route(flow: str, no_log: bool, lang: str) -> None:
     """The route finder in the terminal: numbered choices, 0 goes back, then the routes that apply to you."""
     from bot.channels import terminal
-    from bot.log.sync import SyncLogger
 
     settings = settings_or_exit()
     engine = load_engine(settings)
     if flow and flow not in engine.routes.flows:
         raise click.BadParameter(f"there is no flow {flow!r}; choose one of {', '.join(engine.routes.flows)}.",
                                  param_hint="--flow")
-    logger = None
-    if not no_log:
-        try:
-            logger = SyncLogger(settings, channel="terminal", user=terminal.local_user())
-        except VocbotError as exc:
-            raise click.ClickException(f"{exc} (Use --no-log to run without the log.)") from None
+    logger = None if no_log else _terminal_logger(settings, "run")
     try:
         terminal.run(engine, logger, lang, route=flow)
     finally:
