@@ -187,6 +187,7 @@ def test_vocbot_ask_log_writes_terminal_rows(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setenv("VOCBOT_DB", str(tmp_path / "e.db"))
     monkeypatch.setenv("VOCBOT_HASH_KEY", "k")
+    monkeypatch.setenv("LOGNAME", "ada")  # the operating-system user, which getpass reads first
     result = CliRunner().invoke(cli, args, input=stdin)
     assert result.exit_code == 0, result.output
     logged = rows(tmp_path / "e.db", "SELECT channel, via, text, user_key FROM enquiries ORDER BY ts")
@@ -194,7 +195,7 @@ def test_vocbot_ask_log_writes_terminal_rows(tmp_path: Path, monkeypatch: pytest
     assert [r["text"] for r in logged] == questions
     assert {(r["channel"], r["via"]) for r in logged} == {("terminal", "text")}
     assert logged[0]["user_key"] == Store(dataclasses.replace(Settings.from_env({}), db_path=tmp_path / "e.db",
-                                                              hash_key="k")).user_key("terminal", "local")
+                                                              hash_key="k")).user_key("terminal", "ada")
 
 
 def test_vocbot_ask_without_log_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
