@@ -18,10 +18,12 @@ import sys
 from pathlib import Path
 
 import yaml
+from ruamel.yaml.comments import CommentedMap
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.core.editing import dump, load  # noqa: E402
 from bot.core.engine import Engine  # noqa: E402
 from bot.core.evaluate import evaluate, read_labelled  # noqa: E402
 
@@ -80,12 +82,15 @@ def main() -> None:
         print("check on", path, "\n  ", describe(evaluate(engine, read_labelled(Path(path)))))
     if args.write:
         path = ROOT / "intents" / "matching.yaml"
-        current = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-        current = {**(current or {}), "decision": decision}
-        header = ("# Matching settings: the model's fitting settings and the decision thresholds, "
-                  "written by scripts/calibrate.py.\n")
-        path.write_text(header + yaml.safe_dump(current, allow_unicode=True, sort_keys=False, width=110,
-                                                 default_flow_style=None), encoding="utf-8")
+        # Round trip: the file's comments and the other sections stay as staff wrote them.
+        current = load(path.read_text(encoding="utf-8")) if path.exists() else None
+        if current is None:
+            current = load("# Matching settings: the model's fitting settings and the decision thresholds, "
+                           "written by scripts/calibrate.py.\n{}\n")
+        flow = CommentedMap(decision)
+        flow.fa.set_flow_style()
+        current["decision"] = flow
+        path.write_text(dump(current), encoding="utf-8")
         print(f"wrote {path}")
 
 

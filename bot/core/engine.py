@@ -13,6 +13,7 @@ from bot.config import ROOT
 from bot.core.content import Clause, Content, load_content
 from bot.core.decide import Judgement, clarify_choices, judge, parts, second_asks, thresholds
 from bot.core.details import asked_kinds, leading_kinds
+from bot.core.fuzzy import NearMatch
 from bot.core.glossary import Glossary
 from bot.core.intents import Intent, IntentSet, Limit, load_intents
 from bot.core.menu import Menu, load_menu
@@ -99,6 +100,10 @@ class Engine:
                 for example in intent.all_examples(lang):
                     exact.setdefault(self.normalizer(example), set()).add(intent.id)
         self._exact = {text: next(iter(ids)) for text, ids in exact.items() if text and len(ids) == 1}
+        by_intent: dict[str, list[str]] = {}
+        for text, intent_id in self._exact.items():
+            by_intent.setdefault(intent_id, []).append(text)
+        self.near = NearMatch(by_intent, intent_set.matching.get("fuzzy"))
         self.example_count = sum(len(i.all_examples("zh")) + len(i.all_examples("en")) for i in self.intents.values())
 
     @classmethod
@@ -137,8 +142,10 @@ class Engine:
         exact = self.exact(norm)
         if exact is not None:   # a question staff curated word for word belongs to its intent
             j = Judgement("answer", j.ranked, 1.0, j.out_of_scope)
-        elif j.decision != "answer" or len(text) > LONG:
-            j = self._informative_part(text, j)
+        else:
+            j = self._near(norm, j)
+            if j.decision != "answer" or len(text) > LONG:
+                j = self._informative_part(text, j)
         candidates = tuple(j.ranked[:3])
         main = exact or j.top
         limit = self._limit(text, norm, main) if exact is None else None
@@ -175,6 +182,15 @@ class Engine:
                 answer = joiner.join(intent.silent_on[k][reply.lang] for k in kinds) + "\n\n" + answer
                 extra = {**extra, "silent": kinds}
         return dataclasses.replace(reply, answer=answer, general=general, extra=extra, confidence=confidence)
+
+    def _near(self, norm: str, j: Judgement) -> Judgement:
+        """A short question that nearly repeats a curated example of a top candidate is answered with it."""
+        hit = self.near.find(norm, [s.intent for s in j.ranked])
+        if hit is None:
+            return j
+        intent, ratio = hit
+        ranked = tuple(sorted(j.ranked, key=lambda s: s.intent != intent))   # stable: the hit first
+        return Judgement("answer", ranked, round(max(ranked[0].score / 100, ratio / 100), 4), j.out_of_scope)
 
     def _informative_part(self, text: str, whole: Judgement) -> Judgement:
         """A long question is judged by its most confident piece, so context around the ask does not dilute it."""

@@ -52,6 +52,7 @@ class Normalizer:
                 if key and key not in pairs:
                     pairs[key] = self.basic(canon)
         self._pairs = pairs
+        self.signature = hash(tuple(sorted(pairs.items())))   # equal synonyms, equal output (in this process)
         alternatives = sorted(pairs, key=len, reverse=True)
         self._synonym_re = (re.compile("|".join(_boundary(re.escape(a)) for a in alternatives))
                             if alternatives else None)

@@ -135,8 +135,15 @@ MATCHING = Map({
     "model": Map({
         "kind": TEXT,
         "alpha": Num(0, 1),
+        "tol": Num(0, 1),
         "oos_weight": Num(0, 10),
         "contexts": Map({"zh": TEXTS, "en": TEXTS}),
+    }),
+    "fuzzy": Map({
+        "max_chars": Num(0, 2000, whole=True),
+        "candidates": Num(1, 100, whole=True),
+        "per_intent": Num(1, 100_000, whole=True),
+        "accept": Num(0, 101),   # a rapidfuzz ratio; 101 turns the re-ranker off
     }),
     "decision": Map({
         "temperature": Num(0.01, 100),

@@ -24,9 +24,16 @@ log = logging.getLogger(__name__)
 
 SEED = 20201204
 # Chosen by measurement on the dev set (benchmarks/README.md, "Intent model"); intents/matching.yaml may override.
-DEFAULTS = {"kind": "sgd", "C": 20.0, "alpha": 1e-5, "max_iter": 300, "oos_weight": 1.0}
+DEFAULTS = {"kind": "sgd", "C": 20.0, "alpha": 1e-5, "tol": 1e-4, "max_iter": 300, "oos_weight": 1.0}
+# The one-vs-rest binary fits run on two threads; each class's seed is drawn up front, so the result is the same.
+JOBS = 2
 _CODE = ("features.py", "model.py", "training.py", "normalize.py", "pinyin.py")
 KEEP_CACHED = 3
+# Normalised texts and their tokens from earlier fits in this process: a retrain after one promoted question
+# re-reads thousands of unchanged examples, and this is most of a fit's Python time.
+_MEMO_LIMIT = 200_000
+_norms: dict[tuple[int, str], str] = {}
+_tokens: dict[tuple[str, tuple[str, ...]], list[str]] = {}
 
 
 class TrainingError(VocbotError):
@@ -43,10 +50,17 @@ def code_version() -> str:
 
 
 def cache_key(intent_set: IntentSet, groups: tuple[str, ...] = GROUPS) -> str:
-    """What a cached model must match: the intent files' hash, the code and the feature groups."""
+    """What a cached model must match: everything it learns from (the examples, keywords and out-of-scope
+    questions with their classes, the synonyms, the model settings), the code and the feature groups.
+
+    Answers, limits and decision thresholds are not in it: changing them needs no refit."""
+    digest = hashlib.sha256()
+    for text, label in _examples(intent_set):
+        digest.update(f"{label}\t{text}\n".encode())
     settings = sorted((intent_set.matching.get("model") or {}).items())
-    raw = f"{intent_set.version}|{code_version()}|{','.join(groups)}|{settings}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    synonyms = sorted(intent_set.synonyms.items())
+    digest.update(f"{synonyms}|{code_version()}|{','.join(groups)}|{settings}".encode())
+    return digest.hexdigest()[:16]
 
 
 def _examples(intent_set: IntentSet) -> Iterator[tuple[str, str]]:
@@ -68,14 +82,34 @@ def training_data(intent_set: IntentSet, normalizer: Normalizer) -> Iterator[tup
     """
     contexts = (intent_set.matching.get("model") or {}).get("contexts") or {}
     for text, label in _examples(intent_set):
-        norm = normalizer(text)
+        norm = _normalized(normalizer, text)
         if not norm:
             continue
         yield norm, label
         options = contexts.get(detect_lang(text))
         if options and len(norm) >= 4:
             context = options[zlib.crc32(text.encode("utf-8")) % len(options)]
-            yield normalizer(context.replace("{q}", text)), label
+            yield _normalized(normalizer, context.replace("{q}", text)), label
+
+
+def _normalized(normalizer: Normalizer, text: str) -> str:
+    key = (normalizer.signature, text)
+    norm = _norms.get(key)
+    if norm is None:
+        if len(_norms) >= _MEMO_LIMIT:
+            _norms.clear()
+        norm = _norms[key] = normalizer(text)
+    return norm
+
+
+def _tokenized(text: str, groups: tuple[str, ...]) -> list[str]:
+    key = (text, groups)
+    found = _tokens.get(key)
+    if found is None:
+        if len(_tokens) >= _MEMO_LIMIT:
+            _tokens.clear()
+        found = _tokens[key] = tokens(text, groups)
+    return found
 
 
 def fit(intent_set: IntentSet, normalizer: Normalizer, groups: tuple[str, ...] = GROUPS,
@@ -92,7 +126,7 @@ def fit(intent_set: IntentSet, normalizer: Normalizer, groups: tuple[str, ...] =
         raise TrainingError("training needs at least two classes: intents, or an intent and the out-of-scope "
                             "questions (intents/out_of_scope.yaml).")
     settings = {**DEFAULTS, **(intent_set.matching.get("model") or {})}
-    vectorizer = TfidfVectorizer(analyzer=lambda text: tokens(text, groups), sublinear_tf=True, dtype=np.float64)
+    vectorizer = TfidfVectorizer(analyzer=lambda text: _tokenized(text, groups), sublinear_tf=True, dtype=np.float64)
     x = vectorizer.fit_transform([text for text, _ in pairs])
     y = np.array([labels.index(label) for _, label in pairs])
     if settings["kind"] == "lr":
@@ -100,7 +134,7 @@ def fit(intent_set: IntentSet, normalizer: Normalizer, groups: tuple[str, ...] =
                                         random_state=SEED)
     else:   # one-vs-rest logistic loss by SGD: as accurate here and 10x faster to fit (benchmarks/README.md)
         classifier = SGDClassifier(loss="log_loss", alpha=float(settings["alpha"]), max_iter=int(settings["max_iter"]),
-                                   tol=1e-4, random_state=SEED)
+                                   tol=float(settings["tol"]), n_jobs=JOBS, random_state=SEED)
     # The out-of-scope questions outnumber any one intent's examples; their weight is chosen on the dev set.
     oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
     weights = np.where(y == oos, float(settings["oos_weight"]), 1.0)

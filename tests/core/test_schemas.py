@@ -57,6 +57,9 @@ MATCHING_BREAKAGES = [
      "at or above decision.clarify"),
     ("contexts not a list", _set("model", "contexts", "zh", value="{q}"), "field model.contexts.zh",
      "must be a list"),
+    ("fuzzy accept over 101", _set("fuzzy", "accept", value=150), "field fuzzy.accept", "between 0 and 101"),
+    ("fuzzy candidates not whole", _set("fuzzy", "candidates", value=2.5), "field fuzzy.candidates",
+     "whole number"),
 ]
 
 
