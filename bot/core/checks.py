@@ -45,18 +45,32 @@ def ambiguous_pairs(engine: Engine, cutoff: float = NEAR_DUPLICATE) -> list[tupl
     return sorted(pairs, key=lambda p: -p[4])
 
 
+HELD_OUT = "test_questions.jsonl"
+
+
 def labelled_overlap(engine: Engine, data_dir: Path) -> list[tuple[str, str]]:
-    """Out-of-scope training questions that also occur in a labelled set (tests/data/*.jsonl): (file, question)."""
+    """Training questions that also occur in a labelled set: (file, question).
+
+    Out-of-scope questions may not repeat any labelled set; curated examples may not repeat the held-out test
+    set (the dev set is the tuning set, so an example may say what a dev question says)."""
     corpus = {engine.normalizer(q): q for q in engine.intent_set.out_of_scope}
+    examples = {engine.normalizer(e): e for intent in engine.intents.values() for lang in ("zh", "en")
+                for e in intent.all_examples(lang)}
     found = []
     for path in sorted(data_dir.glob("*.jsonl")):
+        held_out = path.name == HELD_OUT
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 question = json.loads(line).get("q") if line.strip() else None
             except (json.JSONDecodeError, AttributeError):
                 continue
-            if isinstance(question, str) and engine.normalizer(question) in corpus:
-                found.append((path.name, corpus[engine.normalizer(question)]))
+            if not isinstance(question, str):
+                continue
+            norm = engine.normalizer(question)
+            if norm in corpus:
+                found.append((path.name, corpus[norm]))
+            elif held_out and norm in examples:
+                found.append((path.name, examples[norm]))
     return found
 
 
@@ -71,8 +85,8 @@ def check(engine: Engine, today: dt.date | None = None, data_dir: Path | None = 
         if intent.reviewed > today:
             report.warnings.append(f"{intent.file}: intent {intent.id}: reviewed {intent.reviewed} is in the future.")
     for name, question in labelled_overlap(engine, data_dir) if data_dir is not None else ():
-        report.warnings.append(f"out_of_scope.yaml: {question!r} is also in tests/data/{name}; a question that is "
-                               "trained on cannot measure the model, remove it.")
+        report.warnings.append(f"training question {question!r} is also in tests/data/{name}; a question that is "
+                               "trained on cannot measure the model, remove it from intents/.")
     for a, ta, b, tb, score in ambiguous_pairs(engine):
         report.warnings.append(f"ambiguous examples ({score:.0f}): {a} {ta!r} ~ {b} {tb!r}")
     return report

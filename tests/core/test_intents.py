@@ -299,7 +299,21 @@ def test_check_warns_when_an_out_of_scope_question_is_in_a_labelled_set(engine: 
     leaked = engine.intent_set.out_of_scope[0]
     (tmp_path / "x.jsonl").write_text(json.dumps({"q": leaked, "intent": None}) + "\n", encoding="utf-8")
     warnings = check(engine, today=dt.date(2026, 11, 29), data_dir=tmp_path).warnings
-    assert any("out_of_scope.yaml" in w and "x.jsonl" in w for w in warnings)
+    assert any(repr(leaked) in w and "x.jsonl" in w for w in warnings)
+
+
+@pytest.mark.parametrize(("file_name", "warned"), [("test_questions.jsonl", True), ("dev_questions.jsonl", False)])
+def test_check_warns_when_a_curated_example_is_a_held_out_question(engine: Engine, tmp_path: Path, file_name: str,
+                                                                   warned: bool) -> None:
+    example = engine.intents["pathway.3plus2"].examples["zh"][0]
+    row = {"q": example.upper() + "？", "intent": "pathway.3plus2"}   # the same once normalised
+    (tmp_path / file_name).write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    warnings = check(engine, today=dt.date(2026, 11, 29), data_dir=tmp_path).warnings
+    assert any(repr(example) in w and file_name in w for w in warnings) is warned
+
+
+def test_no_training_question_repeats_the_held_out_test_set(engine: Engine) -> None:
+    assert check(engine, today=dt.date(2026, 11, 29), data_dir=ROOT / "tests" / "data").warnings == []
 
 
 def test_out_of_scope_file_is_validated(intents_dir: Path) -> None:
