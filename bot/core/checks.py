@@ -87,6 +87,11 @@ def check(engine: Engine, today: dt.date | None = None, data_dir: Path | None = 
     for name, question in labelled_overlap(engine, data_dir) if data_dir is not None else ():
         report.warnings.append(f"training question {question!r} is also in tests/data/{name}; a question that is "
                                "trained on cannot measure the model, remove it from intents/.")
+    examples = {engine.normalizer(e) for intent in engine.intents.values() for lang in ("zh", "en")
+                for e in intent.all_examples(lang)}
+    for question in engine.intent_set.out_of_scope:
+        if engine.normalizer(question) in examples:
+            report.warnings.append(f"out_of_scope.yaml: {question!r} is also a curated example; it cannot be both.")
     for a, ta, b, tb, score in ambiguous_pairs(engine):
         report.warnings.append(f"ambiguous examples ({score:.0f}): {a} {ta!r} ~ {b} {tb!r}")
     return report

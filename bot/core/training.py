@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import zlib
 from collections.abc import Iterator
@@ -160,6 +161,7 @@ def load_or_fit(intent_set: IntentSet, normalizer: Normalizer, cache_dir: Path |
             try:
                 model = IntentModel.load(path)
                 if model.key == key:
+                    _touch(path)
                     return model
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("cached intent model %s is unreadable, refitting: %s", path, exc)
@@ -180,6 +182,14 @@ def load_or_fit(intent_set: IntentSet, normalizer: Normalizer, cache_dir: Path |
         except OSError as exc:
             log.warning("could not cache the intent model in %s: %s", cache_dir, exc)
     return model
+
+
+def _touch(path: Path) -> None:
+    """Mark a cached model as just used: pruning keeps the most recently used, not the newest fitted."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 def _prune(cache_dir: Path, keep: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import json
@@ -310,6 +311,14 @@ def test_check_warns_when_a_curated_example_is_a_held_out_question(engine: Engin
     (tmp_path / file_name).write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
     warnings = check(engine, today=dt.date(2026, 11, 29), data_dir=tmp_path).warnings
     assert any(repr(example) in w and file_name in w for w in warnings) is warned
+
+
+def test_check_warns_when_an_out_of_scope_question_is_a_curated_example(engine: Engine) -> None:
+    both = copy.copy(engine)
+    both.intent_set = dataclasses.replace(engine.intent_set, out_of_scope=("3+2是啥子意思", "今天天气咋样"))
+    warnings = check(both, today=dt.date(2026, 11, 29)).warnings
+    assert [w for w in warnings if "out_of_scope" in w] == [
+        "out_of_scope.yaml: '3+2是啥子意思' is also a curated example; it cannot be both."]
 
 
 def test_no_training_question_repeats_the_held_out_test_set(engine: Engine) -> None:

@@ -83,3 +83,25 @@ def test_out_of_scope_corpus_is_large_and_not_from_the_labelled_sets(engine: Eng
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 assert engine.normalizer(json.loads(line)["q"]) not in corpus, (path.name, line)
+
+
+def test_pruning_keeps_the_most_recently_used_models(engine: Engine, tmp_path: Path) -> None:
+    """A model loaded often (the shipped one) survives fits of edited intents, so it is not refitted."""
+    import os
+
+    from bot.core import training
+
+    cache = tmp_path / "models"
+    shipped = model_path(cache, engine.model.key)
+    engine.model.save(shipped)
+    for age, name in enumerate(("a", "b", "c")):
+        other = model_path(cache, name)
+        other.write_bytes(b"x")
+        os.utime(other, (1_000 + age, 1_000 + age))
+    os.utime(shipped, (500, 500))                       # fitted first ...
+    assert load_or_fit(engine.intent_set, engine.normalizer, cache).key == engine.model.key   # ... used now
+    newest = model_path(cache, "d")
+    newest.write_bytes(b"x")
+    training._prune(cache, keep=newest)
+    assert sorted(p.name for p in cache.glob("*.npz")) == sorted([shipped.name, model_path(cache, "c").name,
+                                                                  newest.name])
