@@ -45,20 +45,16 @@ def ambiguous_pairs(engine: Engine, cutoff: float = NEAR_DUPLICATE) -> list[tupl
     return sorted(pairs, key=lambda p: -p[4])
 
 
-HELD_OUT = "test_questions.jsonl"
-
-
 def labelled_overlap(engine: Engine, data_dir: Path) -> list[tuple[str, str]]:
     """Training questions that also occur in a labelled set: (file, question).
 
-    Out-of-scope questions may not repeat any labelled set; curated examples may not repeat the held-out test
-    set (the dev set is the tuning set, so an example may say what a dev question says)."""
+    Neither out-of-scope questions nor curated examples may repeat a labelled question: the dev set measures
+    tuning and the test set the result, and neither can measure questions the model was trained on."""
     corpus = {engine.normalizer(q): q for q in engine.intent_set.out_of_scope}
     examples = {engine.normalizer(e): e for intent in engine.intents.values() for lang in ("zh", "en")
                 for e in intent.all_examples(lang)}
     found = []
     for path in sorted(data_dir.glob("*.jsonl")):
-        held_out = path.name == HELD_OUT
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 question = json.loads(line).get("q") if line.strip() else None
@@ -69,7 +65,7 @@ def labelled_overlap(engine: Engine, data_dir: Path) -> list[tuple[str, str]]:
             norm = engine.normalizer(question)
             if norm in corpus:
                 found.append((path.name, corpus[norm]))
-            elif held_out and norm in examples:
+            elif norm in examples:
                 found.append((path.name, examples[norm]))
     return found
 

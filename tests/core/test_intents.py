@@ -303,14 +303,14 @@ def test_check_warns_when_an_out_of_scope_question_is_in_a_labelled_set(engine: 
     assert any(repr(leaked) in w and "x.jsonl" in w for w in warnings)
 
 
-@pytest.mark.parametrize(("file_name", "warned"), [("test_questions.jsonl", True), ("dev_questions.jsonl", False)])
-def test_check_warns_when_a_curated_example_is_a_held_out_question(engine: Engine, tmp_path: Path, file_name: str,
-                                                                   warned: bool) -> None:
+@pytest.mark.parametrize("file_name", ["test_questions.jsonl", "dev_questions.jsonl"])
+def test_check_warns_when_a_curated_example_is_a_labelled_question(engine: Engine, tmp_path: Path,
+                                                                   file_name: str) -> None:
     example = engine.intents["pathway.3plus2"].examples["zh"][0]
     row = {"q": example.upper() + "？", "intent": "pathway.3plus2"}   # the same once normalised
     (tmp_path / file_name).write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
     warnings = check(engine, today=dt.date(2026, 11, 29), data_dir=tmp_path).warnings
-    assert any(repr(example) in w and file_name in w for w in warnings) is warned
+    assert any(repr(example) in w and file_name in w for w in warnings)
 
 
 def test_check_warns_when_an_out_of_scope_question_is_a_curated_example(engine: Engine) -> None:
@@ -321,8 +321,9 @@ def test_check_warns_when_an_out_of_scope_question_is_a_curated_example(engine: 
         "out_of_scope.yaml: '3+2是啥子意思' is also a curated example; it cannot be both."]
 
 
-def test_no_training_question_repeats_the_held_out_test_set(engine: Engine) -> None:
-    assert check(engine, today=dt.date(2026, 11, 29), data_dir=ROOT / "tests" / "data").warnings == []
+def test_no_training_question_repeats_a_labelled_question(engine: Engine) -> None:
+    warnings = check(engine, data_dir=ROOT / "tests" / "data").warnings
+    assert [w for w in warnings if "tests/data" in w or "out_of_scope" in w] == []
 
 
 def test_out_of_scope_file_is_validated(intents_dir: Path) -> None:
