@@ -11,7 +11,7 @@ import math
 import os
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from bot.core.features import GROUPS, tokens
 
 OUT_OF_SCOPE = "__out_of_scope__"   # the class learned from intents/out_of_scope.yaml
+RECENT = 4096
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,20 @@ class IntentModel:
     intercept: np.ndarray    # (n_classes,)
     key: str = ""
     groups: tuple[str, ...] = GROUPS
+    # The logits of recent texts: a long question's pieces are judged more than once, and people repeat questions.
+    _recent: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def logits(self, norm: str) -> np.ndarray:
-        """Per-class linear scores of a normalised text."""
+        """Per-class linear scores of a normalised text (remembered for the last RECENT texts)."""
+        found = self._recent.get(norm)
+        if found is None:
+            if len(self._recent) >= RECENT:
+                self._recent.clear()
+            found = self._recent[norm] = self._logits(norm)
+            found.setflags(write=False)
+        return found
+
+    def _logits(self, norm: str) -> np.ndarray:
         counts = Counter(t for t in tokens(norm, self.groups) if t in self.vocabulary)
         if not counts:
             return self.intercept.astype(np.float64)

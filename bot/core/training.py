@@ -5,6 +5,7 @@ scikit-learn is imported only inside `fit`, so a server with a warm cache never 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -186,10 +187,8 @@ def load_or_fit(intent_set: IntentSet, normalizer: Normalizer, cache_dir: Path |
 
 def _touch(path: Path) -> None:
     """Mark a cached model as just used: pruning keeps the most recently used, not the newest fitted."""
-    try:
+    with contextlib.suppress(OSError):
         os.utime(path)
-    except OSError:
-        pass
 
 
 def _prune(cache_dir: Path, keep: Path) -> None:
