@@ -143,7 +143,8 @@ class Engine:
         if exact is not None:   # a question staff curated word for word belongs to its intent
             j = Judgement("answer", j.ranked, 1.0, j.out_of_scope)
         else:
-            j = self._near(norm, j)
+            if j.decision != "answer":   # never over a confident model: 3+2 and 3+4 differ by one character
+                j = self._near(norm, j)
             if j.decision != "answer" or len(text) > LONG:
                 j = self._informative_part(text, j)
         candidates = tuple(j.ranked[:3])
@@ -184,7 +185,8 @@ class Engine:
         return dataclasses.replace(reply, answer=answer, general=general, extra=extra, confidence=confidence)
 
     def _near(self, norm: str, j: Judgement) -> Judgement:
-        """A short question that nearly repeats a curated example of a top candidate is answered with it."""
+        """A short question the model is unsure of that nearly repeats a curated example of a top candidate is
+        answered with it."""
         hit = self.near.find(norm, [s.intent for s in j.ranked])
         if hit is None:
             return j

@@ -55,7 +55,7 @@ MATCHING_BREAKAGES = [
      "finite number"),
     ("answer below clarify", _set("decision", "answer", value=0.05), "field decision.answer",
      "at or above decision.clarify"),
-    ("contexts not a list", _set("model", "contexts", "zh", value="{q}"), "field model.contexts.zh",
+    ("contexts not a list", _set("model", "contexts", value={"zh": "{q}"}), "field model.contexts.zh",
      "must be a list"),
     ("fuzzy accept over 101", _set("fuzzy", "accept", value=150), "field fuzzy.accept", "between 0 and 101"),
     ("fuzzy candidates not whole", _set("fuzzy", "candidates", value=2.5), "field fuzzy.candidates",
