@@ -31,7 +31,7 @@ WRONG_COST = 2.0        # an in-scope question answered with the wrong intent
 OOS_COST = 3.0          # an out-of-scope question answered confidently with a policy intent
 CLARIFY_VALUE = 0.35    # a clarify that offers the right intent helps, but less than an answer
 BOTH_VALUE = 0.5        # a two-part question whose second ask is addressed too
-GRID = {"temperature": (0.7, 1.0), "answer": (0.25, 0.3, 0.4), "margin": (0.0, 0.1, 0.2),
+GRID = {"temperature": (0.7, 1.0), "answer": (0.25, 0.3, 0.4, 0.5, 0.6), "margin": (0.0, 0.1, 0.2),
         "clarify": (0.1, 0.15), "part_answer": (0.45, 0.6), "part_support": (0.2, 0.3)}
 
 
