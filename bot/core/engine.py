@@ -22,7 +22,7 @@ from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
 from bot.core.references import check_references
 from bot.core.routes import Routes, load_routes
 from bot.core.schemas import check_thresholds
-from bot.core.training import load_or_fit
+from bot.core.training import cache_key, exact_index, load_or_fit
 from bot.errors import DataError
 
 MAX_QUESTION = 2000     # characters of a question matched and stored (the log keeps the full length and a flag)
@@ -94,12 +94,8 @@ class Engine:
         where = Path(intent_set.files[0]).parent if intent_set.files else Path("intents")
         check_thresholds(self.thresholds, str(where / "matching.yaml"))
         judge(self.model, self.normalizer("职业教育 vocational"), self.thresholds)   # loads jieba's dictionary now
-        exact: dict[str, set[str]] = {}
-        for intent in self.intents.values():
-            for lang in ("zh", "en"):
-                for example in intent.all_examples(lang):
-                    exact.setdefault(self.normalizer(example), set()).add(intent.id)
-        self._exact = {text: next(iter(ids)) for text, ids in exact.items() if text and len(ids) == 1}
+        fitted_here = self.model.exact and self.model.key == cache_key(intent_set)
+        self._exact = self.model.exact if fitted_here else exact_index(intent_set, self.normalizer)
         by_intent: dict[str, list[str]] = {}
         for text, intent_id in self._exact.items():
             by_intent.setdefault(intent_id, []).append(text)

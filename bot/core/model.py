@@ -41,6 +41,9 @@ class IntentModel:
     intercept: np.ndarray    # (n_classes,)
     key: str = ""
     groups: tuple[str, ...] = GROUPS
+    # Normalised curated example -> its intent (examples two intents share are left out): kept with the model,
+    # since the same key covers it, so a start-up need not normalise every example again.
+    exact: dict[str, str] = field(default_factory=dict)
     # The logits of recent texts: a long question's pieces are judged more than once, and people repeat questions.
     _recent: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -79,8 +82,8 @@ class IntentModel:
         """Write the model atomically (a temporary file renamed over the target)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = json.dumps({"classes": list(self.classes), "key": self.key, "groups": list(self.groups),
-                           "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__)},
-                          ensure_ascii=False)
+                           "vocabulary": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
+                           "exact": sorted(self.exact.items())}, ensure_ascii=False)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -100,4 +103,5 @@ class IntentModel:
         vocabulary = {t: i for i, t in enumerate(meta["vocabulary"])}
         if coef.shape != (len(vocabulary), len(meta["classes"])) or idf.shape != (len(vocabulary),):
             raise ValueError(f"{path}: arrays do not match the vocabulary")
-        return cls(tuple(meta["classes"]), vocabulary, idf, coef, intercept, meta["key"], tuple(meta["groups"]))
+        return cls(tuple(meta["classes"]), vocabulary, idf, coef, intercept, meta["key"], tuple(meta["groups"]),
+                   dict(meta.get("exact", ())))

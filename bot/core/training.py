@@ -145,7 +145,17 @@ def fit(intent_set: IntentSet, normalizer: Normalizer, groups: tuple[str, ...] =
     coef = np.ascontiguousarray(classifier.coef_.T, dtype=np.float32)
     return IntentModel(tuple(labels[c] for c in classifier.classes_), vocabulary,
                        vectorizer.idf_.astype(np.float64), coef, classifier.intercept_.astype(np.float64),
-                       key=key, groups=groups)
+                       key=key, groups=groups, exact=exact_index(intent_set, normalizer))
+
+
+def exact_index(intent_set: IntentSet, normalizer: Normalizer) -> dict[str, str]:
+    """Normalised curated example -> its intent, for examples that belong to exactly one intent."""
+    owners: dict[str, set[str]] = {}
+    for intent in intent_set.intents.values():
+        for lang in ("zh", "en"):
+            for example in intent.all_examples(lang):
+                owners.setdefault(_normalized(normalizer, example), set()).add(intent.id)
+    return {text: next(iter(ids)) for text, ids in owners.items() if text and len(ids) == 1}
 
 
 def model_path(cache_dir: Path, key: str) -> Path:

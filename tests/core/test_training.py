@@ -105,3 +105,21 @@ def test_pruning_keeps_the_most_recently_used_models(engine: Engine, tmp_path: P
     training._prune(cache, keep=newest)
     assert sorted(p.name for p in cache.glob("*.npz")) == sorted([shipped.name, model_path(cache, "c").name,
                                                                   newest.name])
+
+
+def test_the_exact_index_is_kept_with_the_model(engine: Engine, tmp_path: Path) -> None:
+    """A warm start reads the normalised curated examples from the cache instead of normalising them again."""
+    from bot.core.model import IntentModel
+    from bot.core.training import exact_index
+
+    assert engine.model.exact and engine._exact == exact_index(engine.intent_set, engine.normalizer)
+    engine.model.save(tmp_path / "m.npz")
+    assert IntentModel.load(tmp_path / "m.npz").exact == engine.model.exact
+
+
+def test_a_model_fitted_on_other_examples_does_not_lend_its_exact_index(engine: Engine) -> None:
+    learned = dataclasses.replace(engine.intents["pathway.3plus2"], learned={"zh": ("三加二到底要读几年哦",)})
+    iset = dataclasses.replace(engine.intent_set, intents={**engine.intents, "pathway.3plus2": learned})
+    other = Engine(iset, engine.content, engine.menu, model=engine.model)
+    assert other.exact(other.normalizer("三加二到底要读几年哦")) == "pathway.3plus2"
+    assert engine.exact(engine.normalizer("三加二到底要读几年哦")) is None
