@@ -1,6 +1,7 @@
 """Choose the decision thresholds of the intent model on labelled questions (the dev set), by measurement.
 
 Usage: .venv/bin/python scripts/calibrate.py [LABELLED.jsonl ...] [--write] [--check OTHER.jsonl]
+(e.g. --check tests/data/dev_personas.jsonl: questions written from the plan and personas alone, never trained on)
 
 The model is fitted once from intents/ (its settings under `model:` in intents/matching.yaml); then a grid
 search over the answer, margin, clarify and second-part thresholds runs Engine.ask on every question. The
