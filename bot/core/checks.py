@@ -45,14 +45,19 @@ def ambiguous_pairs(engine: Engine, cutoff: float = NEAR_DUPLICATE) -> list[tupl
     return sorted(pairs, key=lambda p: -p[4])
 
 
+def _normalised_examples(engine: Engine) -> dict[str, str]:
+    """Every curated example by its normalised form."""
+    return {engine.normalizer(e): e for intent in engine.intents.values() for lang in ("zh", "en")
+            for e in intent.all_examples(lang)}
+
+
 def labelled_overlap(engine: Engine, data_dir: Path) -> list[tuple[str, str]]:
     """Training questions that also occur in a labelled set: (file, question).
 
     Neither out-of-scope questions nor curated examples may repeat a labelled question: the dev set measures
     tuning and the test set the result, and neither can measure questions the model was trained on."""
     corpus = {engine.normalizer(q): q for q in engine.intent_set.out_of_scope}
-    examples = {engine.normalizer(e): e for intent in engine.intents.values() for lang in ("zh", "en")
-                for e in intent.all_examples(lang)}
+    examples = _normalised_examples(engine)
     found = []
     for path in sorted(data_dir.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -83,8 +88,7 @@ def check(engine: Engine, today: dt.date | None = None, data_dir: Path | None = 
     for name, question in labelled_overlap(engine, data_dir) if data_dir is not None else ():
         report.warnings.append(f"training question {question!r} is also in tests/data/{name}; a question that is "
                                "trained on cannot measure the model, remove it from intents/.")
-    examples = {engine.normalizer(e) for intent in engine.intents.values() for lang in ("zh", "en")
-                for e in intent.all_examples(lang)}
+    examples = _normalised_examples(engine)
     for question in engine.intent_set.out_of_scope:
         if engine.normalizer(question) in examples:
             report.warnings.append(f"out_of_scope.yaml: {question!r} is also a curated example; it cannot be both.")
