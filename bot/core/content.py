@@ -174,15 +174,16 @@ def _patterns(values: Any, path: Path, field: str) -> tuple[re.Pattern[str], ...
     return tuple(out)
 
 
-def _glossary_texts(raw: dict, key: str, path: Path, where: str) -> dict[str, str]:
-    value = raw.get(key)
+def bilingual(raw: Any, key: str, path: str, intent: str | None = None, where: str | None = None) -> dict[str, str]:
+    """The zh and en texts under `key`, stripped; DataError names the file, the place and the field otherwise."""
+    value = raw.get(key) if isinstance(raw, dict) else None
     if not isinstance(value, dict):
-        raise DataError(str(path), "must have a zh and an en text.", intent=where, field=key)
+        raise DataError(path, "must have a zh and an en text.", intent=intent, where=where, field=key)
     out = {}
     for lang in LANGS:
         text = value.get(lang)
         if not isinstance(text, str) or not text.strip():
-            raise DataError(str(path), f"is missing the {lang} text.", intent=where, field=f"{key}.{lang}")
+            raise DataError(path, f"is missing the {lang} text.", intent=intent, where=where, field=f"{key}.{lang}")
         out[lang] = text.strip()
     return out
 
@@ -212,8 +213,8 @@ def _glossary_term(raw: Any, index: int, path: Path, clauses: dict[str, Clause])
     if clause not in clauses:
         raise DataError(str(path), f"names clause {clause!r}, which is not in content/plan.yaml.", intent=term,
                         field="clause")
-    general = _glossary_texts(raw, "general", path, term)
-    plan = _glossary_texts(raw, "plan", path, term)
+    general = bilingual(raw, "general", str(path), intent=term)
+    plan = bilingual(raw, "plan", str(path), intent=term)
     names = (term, en, *lists["aliases"])
     cite = clause_pattern(tuple(clauses))
     for lang in LANGS:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.core.content import LANGS
+from bot.core.content import LANGS, bilingual
 from bot.core.details import DETAILS_FILE, DetailKind, compile_patterns, load_details
 from bot.core.schemas import LIMITS, MATCHING, SYNONYMS
 from bot.core.yamlfile import read_yaml
@@ -84,19 +84,6 @@ def _date(value: Any, path: str, iid: str, name: str) -> dt.date:
         raise DataError(path, "must be a date like 2026-11-29.", intent=iid, field=name) from None
 
 
-def _text_map(raw: dict, key: str, path: str, iid: str) -> dict[str, str]:
-    value = raw.get(key)
-    if not isinstance(value, dict):
-        raise DataError(path, "must have a zh and an en text.", intent=iid, field=key)
-    out = {}
-    for lang in LANGS:
-        text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(path, f"is missing the {lang} text.", intent=iid, field=f"{key}.{lang}")
-        out[lang] = text.strip()
-    return out
-
-
 def _str_list(raw: dict, key: str, path: str, iid: str, required: bool = True) -> tuple[str, ...]:
     value = raw.get(key)
     if value is None and not required:
@@ -118,7 +105,7 @@ def _silent_on(raw: dict, path: str, iid: str) -> dict[str, dict[str, str]]:
         where = f"silent_on.{kind}"
         if not isinstance(texts, dict):
             raise DataError(path, "must have a zh and an en sentence.", intent=iid, field=where)
-        out[str(kind)] = _text_map({where: texts}, where, path, iid)
+        out[str(kind)] = bilingual({where: texts}, where, path, intent=iid)
         zh, en = out[str(kind)]["zh"], out[str(kind)]["en"]
         if "\n" in zh or not zh.endswith("。") or zh.count("。") != 1:
             raise DataError(path, "must be one sentence ending in 。.", intent=iid, field=f"{where}.zh")
@@ -155,8 +142,8 @@ def parse_intent(raw: Any, path: str, index: int) -> Intent:
         raise DataError(path, f"needs 2-4 intent ids, has {len(related)}.", intent=iid, field="related")
     reviewed = _date(raw.get("reviewed"), path, iid, "reviewed")
     review_by = _date(raw.get("review_by"), path, iid, "review_by")
-    return Intent(id=iid, audience=audience, title=_text_map(raw, "title", path, iid), examples=examples,
-                  answer=_text_map(raw, "answer", path, iid), source=source, related=related,
+    return Intent(id=iid, audience=audience, title=bilingual(raw, "title", path, intent=iid), examples=examples,
+                  answer=bilingual(raw, "answer", path, intent=iid), source=source, related=related,
                   reviewed=reviewed, review_by=review_by,
                   keywords=_str_list(raw, "keywords", path, iid, required=False), file=path,
                   silent_on=_silent_on(raw, path, iid))
@@ -218,7 +205,8 @@ def _load_limits(path: Path, intents: dict[str, Intent], kinds: dict[str, Detail
         unknown = [e for e in exempt if e not in intents]
         if unknown:
             raise DataError(str(path), f"names unknown intents {unknown}.", intent=rid, field="except")
-        out.append(Limit(rid, tuple(patterns), frozenset(exempt), _text_map(raw, "message", str(path), rid), kind))
+        message = bilingual(raw, "message", str(path), intent=rid)
+        out.append(Limit(rid, tuple(patterns), frozenset(exempt), message, kind))
     return tuple(out)
 
 

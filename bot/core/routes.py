@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.core.content import LANGS, Content
+from bot.core.content import LANGS, Content, bilingual
 from bot.core.intents import Intent
 from bot.core.normalize import Normalizer
 from bot.core.route_types import (
@@ -188,19 +188,6 @@ def load_routes(path: Path, intents: Mapping[str, Intent], content: Content, aud
     return routes
 
 
-def _texts(raw: Any, key: str, file: str, where: str) -> dict[str, str]:
-    value = raw.get(key) if isinstance(raw, dict) else None
-    if not isinstance(value, dict):
-        raise DataError(file, "must have a zh and an en text.", where=where, field=key)
-    out = {}
-    for lang in LANGS:
-        text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(file, f"is missing the {lang} text.", where=where, field=f"{key}.{lang}")
-        out[lang] = text.strip()
-    return out
-
-
 def _id(raw: Any, file: str, where: str) -> str:
     value = raw.get("id") if isinstance(raw, dict) else None
     if not isinstance(value, str) or not ID_RE.fullmatch(value):
@@ -235,18 +222,19 @@ def _flow(raw: Any, file: str, index: int, intents: Mapping[str, Intent], conten
             if any(o.id == oid for o in options):
                 raise DataError(file, "duplicate option id.", where=f"{swhere}, option {oid}", field="id")
             owhere = f"{swhere}, option {oid}"
-            options.append(Option(oid, _texts(oraw, "label", file, owhere), _words(oraw, "keywords", file, owhere)))
+            label = bilingual(oraw, "label", file, where=owhere)
+            options.append(Option(oid, label, _words(oraw, "keywords", file, owhere)))
         if len(options) < 2:
             raise DataError(file, "needs at least 2 options.", where=swhere, field="options")
-        steps.append(Step(sid, _texts(sraw, "question", file, swhere), tuple(options)))
+        steps.append(Step(sid, bilingual(sraw, "question", file, where=swhere), tuple(options)))
     if not steps:
         raise DataError(file, "needs at least one step.", where=where, field="steps")
-    result_title = _texts(raw, "result_title", file, where)
+    result_title = bilingual(raw, "result_title", file, where=where)
     for lang, text in result_title.items():
         unknown = [p for p in _PLACEHOLDER.findall(text) if all(s.id != p for s in steps)]
         if unknown:
             raise DataError(file, f"names unknown steps {unknown}.", where=where, field=f"result_title.{lang}")
-    flow = Flow(fid, audience, _texts(raw, "title", file, where), result_title, tuple(steps), (),
+    flow = Flow(fid, audience, bilingual(raw, "title", file, where=where), result_title, tuple(steps), (),
                 _words(raw, "situation", file, where))
     encoded = len(fid) + 1 + sum(max(len(o.id) for o in s.options) + 1 for s in steps)
     if encoded > MAX_ENCODED:
@@ -290,8 +278,8 @@ def _rule(raw: Any, file: str, flow: Flow, index: int, intents: Mapping[str, Int
     stray = [d for d in ask if d not in responsible]
     if stray:
         raise DataError(file, f"names {stray}, not in the 责任单位 of its clauses.", where=where, field="ask")
-    gap = _texts(raw, "not_in_plan", file, where) if raw.get("not_in_plan") is not None else None
-    return Rule(rid, when, str(intent), _texts(raw, "why", file, where), tuple(str(c) for c in source),
+    gap = bilingual(raw, "not_in_plan", file, where=where) if raw.get("not_in_plan") is not None else None
+    return Rule(rid, when, str(intent), bilingual(raw, "why", file, where=where), tuple(str(c) for c in source),
                 tuple(str(d) for d in ask), gap)
 
 
