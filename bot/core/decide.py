@@ -17,10 +17,22 @@ from bot.core.model import IntentModel, Scored
 DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
             "part_support": 0.3, "part_chars": 4, "min_chars": 2}
 NON_POLICY = ("smalltalk.", "support.")
+# "想问培训补贴的事，该找哪个部门": whom to ask leads the reply even when the topic is named first.
+LEADS_ALWAYS = ("policy.contact",)
 # Where a question turns to a second ask: punctuation, spaces between Chinese phrases, and joining words.
 _PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
                     r"|另外|还有|以及|而且|并且|同时|顺便问"
                     r"|(?i:\b(?:and also|also|and|plus|as well as|besides)\b)")
+_PIECES = re.compile(f"({_PARTS.pattern})")   # the same, keeping what joined the pieces
+# What makes a piece read as an ask rather than as the story around it: a question mark, a question word or a
+# request to explain.
+_ASK = re.compile(r"[？?]|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎样|如何|哪|几|多少|好多|能不能|可不可以|是不是|有没有"
+                  r"|要不要|会不会|请问|想问|问下|问一下|算不算|行不行|得不得|可以不|能否|是否"
+                  r"|(?i:^\s*(?:what|how|can|could|is|are|do|does|did|will|would|which|who|where|when|why|should|may"
+                  r"|any|has|have)\b|\b(?:tell me|explain|wondering|want to know|like to know|please|what|how|which"
+                  r"|whether|who|where|when|why)\b"
+                  r"|\b(?:is|are|can|could|do|does|did|will|would|should|has|have)"
+                  r" (?:that|this|it|there|they|he|she|i|we|you|my|our|a|an|the)\b)")
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,27 @@ def parts(text: str) -> list[str]:
     """The pieces of a question between punctuation and joining words (the whole text when there is one)."""
     pieces = [p.strip() for p in _PARTS.split(text) if p and p.strip()]
     return pieces or [text]
+
+
+def pieces_read(text: str) -> list[tuple[str, bool]]:
+    """The pieces of a question, each with whether it reads as an ask: by its words or a question mark after it."""
+    split = _PIECES.split(text)
+    out: list[tuple[str, bool]] = []
+    for n in range(0, len(split), 2):
+        piece = split[n].strip() if split[n] else ""
+        if piece:
+            after = split[n + 1] if n + 1 < len(split) else ""
+            out.append((piece, bool(_ASK.search(piece) or "?" in after or "？" in after)))
+    return out
+
+
+def asks(text: str) -> list[str]:
+    """The asks of a question, each with the piece of story just before it ("想去读个中专 可以不"); the whole
+    pieces when none reads as an ask. The rest of the story is not the ask."""
+    read = pieces_read(text)
+    found = [(f"{read[n - 1][0]} {piece}" if n and not read[n - 1][1] else piece)
+             for n, (piece, ask) in enumerate(read) if ask]
+    return found or [piece for piece, _ in read] or [text]
 
 
 def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[str], str],

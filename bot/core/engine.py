@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.config import ROOT
 from bot.core.content import Clause, Content, load_content
-from bot.core.decide import Judgement, clarify_choices, judge, parts, second_asks, thresholds
+from bot.core.decide import LEADS_ALWAYS, Judgement, asks, clarify_choices, judge, parts, second_asks, thresholds
 from bot.core.details import asked_kinds, leading_kinds
 from bot.core.fuzzy import NearMatch
 from bot.core.glossary import Glossary
@@ -154,7 +154,13 @@ class Engine:
             main, j = rescued
         if j.decision == "answer" and main is not None:
             reply = self._answer(text, norm, lang, main, j.confidence * 100, candidates)
-            reply = self._with_second(reply, text, main, lang, limit, tuple(c.intent for c in j.ranked[:4]))
+            near = tuple(c.intent for c in j.ranked[:4])
+            reply = self._with_second(reply, text, main, lang, limit, near)
+            lead = self._first_asked(text, main, reply.also_intents)
+            if lead != main:   # the intent answered heads the candidates, as it does for any answer
+                candidates = tuple(sorted(j.ranked, key=lambda s: s.intent != lead)[:3])
+                reply = self._answer(text, norm, lang, lead, j.confidence * 100, candidates)
+                reply = self._with_second(reply, text, lead, lang, limit, (main, *near))
         elif j.decision == "clarify":
             choices = clarify_choices(j, t)
             reply = Reply(text, norm, lang, "clarify", main, j.confidence * 100, candidates,
@@ -191,14 +197,15 @@ class Engine:
         return Judgement("answer", ranked, round(max(ranked[0].score / 100, ratio / 100), 4), j.out_of_scope)
 
     def _informative_part(self, text: str, whole: Judgement) -> Judgement:
-        """A long question is judged by its most confident piece, so context around the ask does not dilute it."""
+        """A long question is judged by its most confident ask, so the story around the ask does not dilute it
+        (nor does a confident sentence of the story, "我是社区居民", replace it)."""
         pieces = parts(text)
         if len(pieces) < 2:
             return whole
         best = whole
         # An answered whole is replaced only by a piece the model is surer of.
         bar = whole.confidence if whole.decision == "answer" else self.thresholds["part_answer"]
-        for piece in pieces:
+        for piece in asks(text):
             norm = self.normalizer(piece)
             if len(norm.replace(" ", "")) < self.thresholds["part_chars"]:
                 continue
@@ -206,6 +213,24 @@ class Engine:
             if j.decision == "answer" and j.confidence >= bar and (best is whole or j.confidence > best.confidence):
                 best = j
         return best
+
+    def _first_asked(self, text: str, main: str, also: tuple[str, ...]) -> str:
+        """Of the intents a two-part question asks about, the one asked first leads the reply, when each of the
+        two has an ask of its own."""
+        if not also or main in LEADS_ALWAYS:
+            return main
+        tops = []
+        for piece in asks(text):
+            norm = self.normalizer(piece)
+            if len(norm.replace(" ", "")) < self.thresholds["part_chars"]:
+                continue
+            j = judge(self.model, norm, self.thresholds)
+            if j.confidence >= self.thresholds["part_support"]:
+                tops.append(j.top)
+        asked = [t for t in tops if t == main or t in also]
+        if asked and asked[0] != main and main in asked:
+            return asked[0]
+        return main
 
     def _rescue(self, text: str, limit: Limit) -> tuple[str, Judgement] | None:
         """The most confident piece of a two-part question that the plan does answer, when another piece hit a

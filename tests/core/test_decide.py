@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.decide import DEFAULTS, clarify_choices, judge, parts, thresholds
+from bot.core.decide import DEFAULTS, asks, clarify_choices, judge, parts, pieces_read, thresholds
 from bot.core.engine import Engine
 
 
@@ -17,6 +17,35 @@ from bot.core.engine import Engine
 ])
 def test_parts(text: str, pieces: list[str]) -> None:
     assert parts(text) == pieces
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    # the story around the ask is left out
+    ("我是社区居民，在公告栏看到说北碚在改革，能不能讲讲这个方案是干啥的？",
+     ["在公告栏看到说北碚在改革 能不能讲讲这个方案是干啥的"]),
+    # a question mark after a piece makes it an ask even without a question word
+    ("顶岗实习是半年？娃儿以后想去当兵 当兵期间还能继续学技能不",
+     ["顶岗实习是半年", "娃儿以后想去当兵 当兵期间还能继续学技能不"]),
+    # a short ask keeps the piece of story just before it, which names what it asks about
+    ("我今年38了 有中级工证 想读个中专 可以不", ["想读个中专 可以不"]),
+    ("I run a small firm. We train our own welders. Can we get the surcharge credit",
+     ["We train our own welders Can we get the surcharge credit"]),
+    ("My son is 15, he wants to study cooking and also is there a grant",
+     ["he wants to study cooking is there a grant"]),
+    ("What is the 3+2 programme, and is there a grant for poor students?",
+     ["What is the 3+2 programme", "is there a grant for poor students"]),
+    # no piece reads as an ask: all of them count
+    ("学分银行", ["学分银行"]),
+    ("我想了解 三加二", ["我想了解", "三加二"]),
+    ("", [""]),
+])
+def test_asks(text: str, found: list[str]) -> None:
+    assert asks(text) == found
+
+
+def test_pieces_read_marks_asks_by_words_and_question_marks() -> None:
+    assert pieces_read("娃儿读职高。学费多少？好的") == [("娃儿读职高", False), ("学费多少", True), ("好的", False)]
+    assert pieces_read("Tell me about 1+X. Thanks") == [("Tell me about 1+X", True), ("Thanks", False)]
 
 
 def test_thresholds_fill_defaults() -> None:

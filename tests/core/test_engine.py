@@ -236,7 +236,14 @@ LONG = [
 ]
 
 
-@pytest.mark.parametrize(("question", "intent"), LONG)
+# A sentence of the story that the model is sure of (community education, a private school) must not replace the ask.
+STORY_AND_ASK = [
+    ("我是社区居民，在公告栏看到说北碚在搞职业教育改革，能不能给我讲讲这个方案大概是干啥的？", "policy.about"),
+    ("我在汽配厂上了五年班，有中级工证书，现在想回去读个中职拿学历，有证的话能不能少上几门课？", "cert.exemption"),
+]
+
+
+@pytest.mark.parametrize(("question", "intent"), LONG + STORY_AND_ASK)
 def test_long_questions_are_judged_by_their_ask(engine: Engine, question: str, intent: str) -> None:
     assert len(question) > 40
     reply = engine.ask(question)
@@ -255,6 +262,25 @@ def test_two_part_questions_address_both(engine: Engine, question: str, intents:
     reply = engine.ask(question)
     assert reply.decision == "answer" and {reply.intent, *reply.also_intents} == intents
     assert marker in reply.answer and reply.as_json()["also_intents"] == list(reply.also_intents)
+
+
+FIRST_ASKED = [
+    ("What is the 3+2 programme, and is there any grant for kids from poor families?", "pathway.3plus2",
+     "subsidy.student_aid"),
+    ("Is there a grant for poor students? Also what is the 3+2 programme", "subsidy.student_aid", "pathway.3plus2"),
+    ("五年一贯制是咋回事？读的时候有没有助学金", "pathway.five_year", "subsidy.student_aid"),
+    ("What tax credit can a company get for investing in vocational schools, and how do we get certified as an "
+     "integration enterprise?", "enterprise.tax_credit", "enterprise.certification"),
+    # whom to ask leads even when the topic is named first
+    ("想问一下学徒制的事，应该找区里哪个部门", "policy.contact", "apprenticeship.modern"),
+]
+
+
+@pytest.mark.parametrize(("question", "lead", "second"), FIRST_ASKED)
+def test_the_first_ask_leads_a_two_part_reply(engine: Engine, question: str, lead: str, second: str) -> None:
+    reply = engine.ask(question)
+    assert (reply.decision, reply.intent) == ("answer", lead)
+    assert second in reply.also_intents and reply.candidates[0].intent == lead
 
 
 def test_second_ask_the_plan_is_silent_on_is_said_so(engine: Engine) -> None:
