@@ -27,7 +27,8 @@ _PIECES = re.compile(f"({_PARTS.pattern})")   # the same, keeping what joined th
 # What makes a piece read as an ask rather than as the story around it: a question mark, a question word or a
 # request to explain.
 _ASK = re.compile(r"[？?]|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎样|如何|哪|几|多少|好多|能不能|可不可以|是不是|有没有"
-                  r"|要不要|会不会|请问|想问|问下|问一下|算不算|行不行|得不得|可以不|能否|是否"
+                  r"|要不要|会不会|请问|想问|问下|问一下|算不算|行不行|得不得|可以不|能否|是否|([\u4e00-\u9fff])[不没]\1"
+                  r"|有没得|莫得|没得$|得不$"
                   r"|(?i:^\s*(?:what|how|can|could|is|are|do|does|did|will|would|which|who|where|when|why|should|may"
                   r"|any|has|have)\b|\b(?:tell me|explain|wondering|want to know|like to know|please|what|how|which"
                   r"|whether|who|where|when|why)\b"
