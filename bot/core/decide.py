@@ -15,7 +15,7 @@ import numpy as np
 from bot.core.model import IntentModel, Scored
 
 DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
-            "part_support": 0.3, "part_chars": 4, "min_chars": 2}
+            "part_support": 0.3, "part_ask": 0.3, "part_story": 0.7, "part_chars": 4, "min_chars": 2}
 NON_POLICY = ("smalltalk.", "support.")
 # "想问培训补贴的事，该找哪个部门": whom to ask leads the reply even when the topic is named first.
 LEADS_ALWAYS = ("policy.contact",)
@@ -119,12 +119,14 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
     """Other intents a question also asks about in its own pieces: (intent, normalised piece).
 
     A piece counts when the model is confident of it alone (`part_answer`), or fairly sure (`part_support`) of
-    an intent the whole question also ranks high (`near`)."""
-    pieces = parts(text)
-    if len(pieces) < 2:
+    an intent the whole question also ranks high (`near`), or, when the piece reads as an ask, `part_ask` sure.
+    A piece of the story around the asks counts only when the model is `part_story` sure of it."""
+    read = pieces_read(text)
+    if len(read) < 2:
         return []
+    any_ask = any(ask for _, ask in read)
     found: list[tuple[str, str]] = []
-    for piece in pieces:
+    for piece, ask in read:
         norm = normalize(piece)
         if len(norm.replace(" ", "")) < t["part_chars"]:
             continue
@@ -132,7 +134,9 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
         top = j.top
         if top is None or top == main or top.startswith(NON_POLICY) or j.out_of_scope >= j.confidence:
             continue
-        sure = j.confidence >= t["part_answer"] or (j.confidence >= t["part_support"] and top in near)
-        if sure and top not in (f for f, _ in found):
+        ask = ask or not any_ask
+        sure = (j.confidence >= t["part_answer"] or (j.confidence >= t["part_support"] and top in near)
+                or (ask and j.confidence >= t["part_ask"]))
+        if sure and (ask or j.confidence >= t["part_story"]) and top not in (f for f, _ in found):
             found.append((top, norm))
     return found

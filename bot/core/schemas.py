@@ -153,6 +153,8 @@ MATCHING = Map({
         "window": Num(0, 1),
         "part_answer": Num(0, 1),
         "part_support": Num(0, 1),
+        "part_ask": Num(0, 1),
+        "part_story": Num(0, 1),
         "part_chars": Num(0, 100, whole=True),
         "min_chars": Num(0, 100, whole=True),
     }),

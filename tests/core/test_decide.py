@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.decide import DEFAULTS, asks, clarify_choices, judge, parts, pieces_read, thresholds
+from bot.core.decide import DEFAULTS, asks, clarify_choices, judge, parts, pieces_read, second_asks, thresholds
 from bot.core.engine import Engine
 
 
@@ -48,6 +48,25 @@ def test_asks(text: str, found: list[str]) -> None:
 def test_pieces_read_marks_asks_by_words_and_question_marks() -> None:
     assert pieces_read("娃儿读职高。学费多少？好的") == [("娃儿读职高", False), ("学费多少", True), ("好的", False)]
     assert pieces_read("Tell me about 1+X. Thanks") == [("Tell me about 1+X", True), ("Thanks", False)]
+
+
+STORY = "我是社区居民，在公告栏看到说北碚在搞职业教育改革，能不能给我讲讲这个方案大概是干啥的？"
+
+
+@pytest.mark.parametrize(("part_story", "found"), [(0.0, ["training.lifelong"]), (1.0, [])])
+def test_a_piece_of_the_story_is_a_second_ask_only_when_the_model_is_part_story_sure(
+        engine: Engine, part_story: float, found: list[str]) -> None:
+    t = {**engine.thresholds, "part_story": part_story}
+    asked = second_asks(engine.model, STORY, "policy.about", engine.normalizer, t)
+    assert [intent for intent, _ in asked] == found
+
+
+@pytest.mark.parametrize(("part_ask", "found"), [(0.0, ["subsidy.student_aid"]), (1.01, [])])
+def test_a_piece_that_reads_as_an_ask_is_a_second_ask_when_the_model_is_part_ask_sure(
+        engine: Engine, part_ask: float, found: list[str]) -> None:
+    t = {**engine.thresholds, "part_ask": part_ask, "part_answer": 1.01, "part_support": 1.01}
+    asked = second_asks(engine.model, "3+2是啥子，职高有没得奖学金", "pathway.3plus2", engine.normalizer, t)
+    assert [intent for intent, _ in asked] == found
 
 
 def test_thresholds_fill_defaults() -> None:
