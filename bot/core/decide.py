@@ -28,7 +28,7 @@ _PIECES = re.compile(f"({_PARTS.pattern})")   # the same, keeping what joined th
 # request to explain.
 _ASK = re.compile(r"[？?]|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎样|如何|哪|几|多少|好多|能不能|可不可以|是不是|有没有"
                   r"|要不要|会不会|请问|想问|问下|问一下|算不算|行不行|得不得|可以不|能否|是否|([\u4e00-\u9fff])[不没]\1"
-                  r"|有没得|莫得|没得$|得不$"
+                  r"|有没得|莫得|没得$|得不$|多久|多长|好久|几时"
                   r"|(?i:^\s*(?:what|how|can|could|is|are|do|does|did|will|would|which|who|where|when|why|should|may"
                   r"|any|has|have)\b|\b(?:tell me|explain|wondering|want to know|like to know|please|what|how|which"
                   r"|whether|who|where|when|why)\b"
@@ -132,7 +132,9 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
             continue
         j = judge(model, norm, t)
         top = j.top
-        if top is None or top == main or top.startswith(NON_POLICY) or j.out_of_scope >= j.confidence:
+        # A short piece alone can look off-topic (学校招老师有啥新办法); the whole question vouches for its intent.
+        if (top is None or top == main or top.startswith(NON_POLICY)
+                or (j.out_of_scope >= j.confidence and top not in near)):
             continue
         ask = ask or not any_ask
         sure = (j.confidence >= t["part_answer"] or (j.confidence >= t["part_support"] and top in near)

@@ -36,6 +36,7 @@ def test_parts(text: str, pieces: list[str]) -> None:
      ["What is the 3+2 programme", "is there a grant for poor students"]),
     # Chongqing and A-not-A questions: 有没得, 多不多
     ("娃儿读职高 有没得奖学金 网课多不多", ["娃儿读职高 有没得奖学金", "网课多不多"]),
+    ("顶岗实习一般好久，我去问了老师", ["顶岗实习一般好久"]),
     # no piece reads as an ask: all of them count
     ("学分银行", ["学分银行"]),
     ("我想了解 三加二", ["我想了解", "三加二"]),
