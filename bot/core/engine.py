@@ -199,17 +199,12 @@ class Engine:
     def _informative_part(self, text: str, whole: Judgement) -> Judgement:
         """A long question is judged by its most confident ask, so the story around the ask does not dilute it
         (nor does a confident sentence of the story, "我是社区居民", replace it)."""
-        pieces = parts(text)
-        if len(pieces) < 2:
+        if len(parts(text)) < 2:
             return whole
         best = whole
         # An answered whole is replaced only by a piece the model is surer of.
         bar = whole.confidence if whole.decision == "answer" else self.thresholds["part_answer"]
-        for piece in asks(text):
-            norm = self.normalizer(piece)
-            if len(norm.replace(" ", "")) < self.thresholds["part_chars"]:
-                continue
-            j = judge(self.model, norm, self.thresholds)
+        for j in self._judged_asks(text):
             if j.decision == "answer" and j.confidence >= bar and (best is whole or j.confidence > best.confidence):
                 best = j
         return best
@@ -219,18 +214,18 @@ class Engine:
         two has an ask of its own."""
         if not also or main in LEADS_ALWAYS:
             return main
-        tops = []
+        asked = [j.top for j in self._judged_asks(text)
+                 if j.confidence >= self.thresholds["part_support"] and (j.top == main or j.top in also)]
+        return asked[0] if asked and main in asked else main
+
+    def _judged_asks(self, text: str) -> list[Judgement]:
+        """The model's judgement of each ask of a question (`decide.asks`) long enough to judge, in order."""
+        found = []
         for piece in asks(text):
             norm = self.normalizer(piece)
-            if len(norm.replace(" ", "")) < self.thresholds["part_chars"]:
-                continue
-            j = judge(self.model, norm, self.thresholds)
-            if j.confidence >= self.thresholds["part_support"]:
-                tops.append(j.top)
-        asked = [t for t in tops if t == main or t in also]
-        if asked and asked[0] != main and main in asked:
-            return asked[0]
-        return main
+            if len(norm.replace(" ", "")) >= self.thresholds["part_chars"]:
+                found.append(judge(self.model, norm, self.thresholds))
+        return found
 
     def _rescue(self, text: str, limit: Limit) -> tuple[str, Judgement] | None:
         """The most confident piece of a two-part question that the plan does answer, when another piece hit a
