@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -34,15 +35,26 @@ def ambiguous_pairs(engine: Engine, cutoff: float = NEAR_DUPLICATE) -> list[tupl
                 if norm:
                     texts.append(norm)
                     owners.append(intent.id)
-    if not texts:
-        return []
-    matrix = process.cdist(texts, texts, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8, workers=-1)
-    pairs = []
-    rows, cols = np.nonzero(matrix)
-    for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-        if i < j and owners[i] != owners[j]:
-            pairs.append((owners[i], texts[i], owners[j], texts[j], float(matrix[i, j])))
-    return sorted(pairs, key=lambda p: -p[4])
+    # ratio = 2 * common / (len_a + len_b), so only texts of near lengths can reach the cutoff: comparing each
+    # length with the longer texts it could match keeps the check fast as the examples grow (14k: 5 s -> 1 s).
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    lengths = [len(texts[i]) for i in order]
+    stretch = (200 - cutoff) / cutoff
+    found = []
+    start = 0
+    while start < len(order):
+        end = bisect.bisect_right(lengths, lengths[start])
+        reach = bisect.bisect_right(lengths, lengths[start] * stretch + 1e-9)
+        group = [texts[i] for i in order[start:end]]
+        partners = [texts[i] for i in order[start:reach]]
+        matrix = process.cdist(group, partners, scorer=fuzz.ratio, score_cutoff=cutoff, dtype=np.uint8, workers=-1)
+        for a, b in zip(*(m.tolist() for m in np.nonzero(matrix)), strict=True):
+            i, j = sorted((order[start + a], order[start + b]))
+            if (b >= end - start or a < b) and owners[i] != owners[j]:
+                found.append((i, j, float(matrix[a, b])))
+        start = end
+    found.sort(key=lambda p: (-p[2], p[0], p[1]))
+    return [(owners[i], texts[i], owners[j], texts[j], score) for i, j, score in found]
 
 
 def _normalised_examples(engine: Engine) -> dict[str, str]:
