@@ -24,8 +24,6 @@ from loop_data import ANSWER_EN, ANSWER_ZH, EXAMPLES_EN, EXAMPLES_ZH, INTENT, QU
 from playwright.async_api import Page, expect
 from telegram_harness import ask, data_of, press, visible
 
-from bot.config import ROOT
-
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 require_chromium()
 
@@ -101,8 +99,8 @@ async def _staff_writes_and_publishes(page: Page, base: str) -> None:
     await expect(page.locator("table.versions tbody tr").first).to_contain_text("admin")
 
 
-async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: Path, trimmed_intents: Path) -> None:
+    shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     db = tmp_path / "enquiries.db"
     port = _free_port()

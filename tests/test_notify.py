@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from loop_data import INTENT, QUESTION, write_intent
 
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.core.engine import Engine, Reply
 from bot.log import optins
 from bot.log.reports import purge
@@ -21,8 +21,8 @@ from bot.service import Service
 
 
 @pytest.fixture
-async def svc(settings: Settings, tmp_path: Path) -> AsyncIterator[Service]:
-    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+async def svc(settings: Settings, tmp_path: Path, trimmed_intents: Path) -> AsyncIterator[Service]:
+    shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents")
     service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir), Store(configured))

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import ROOT
 from bot.core.engine import Engine
 from bot.core.intents import load_intents
 from bot.core.learn import HEADER, PromoteError, promote_text
@@ -19,9 +18,9 @@ TARGET = "training.military"
 
 
 @pytest.fixture
-def intents_dir(tmp_path: Path) -> Path:
+def intents_dir(tmp_path: Path, trimmed_intents: Path) -> Path:
     """A copy of the shipped intents without learned examples."""
-    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     return tmp_path / "intents"
 

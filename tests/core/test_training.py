@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from bot.config import ROOT
 from bot.core.engine import Engine
@@ -17,28 +16,10 @@ from bot.core.normalize import Normalizer
 from bot.core.training import TrainingError, cache_key, fit, load_or_fit, model_path
 
 
-@pytest.fixture(scope="module")
-def trimmed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped intents with a dozen examples per intent and language and a few off-topic questions per topic,
-    so each fit here takes a second, not the shipped model's seven."""
-    folder = tmp_path_factory.mktemp("trimmed") / "intents"
-    shutil.copytree(ROOT / "intents", folder)
-    for path in folder.glob("*.yaml"):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for intent in data.get("intents") or ():
-            intent["examples"] = {lang: texts[:12] for lang, texts in intent.get("examples", {}).items()}
-        for topic in data.get("out_of_scope") or ():
-            for lang in ("zh", "en"):
-                if lang in topic:
-                    topic[lang] = topic[lang][:8]
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return folder
-
-
 @pytest.fixture
-def small(trimmed: Path, tmp_path: Path) -> Path:
+def small(trimmed_intents: Path, tmp_path: Path) -> Path:
     """A fresh copy of the trimmed intents for one test to change."""
-    return Path(shutil.copytree(trimmed, tmp_path / "intents"))
+    return Path(shutil.copytree(trimmed_intents, tmp_path / "intents"))
 
 
 def test_fitting_is_deterministic(small: Path) -> None:

@@ -4,6 +4,7 @@ save with a version, publish without restart, restore; CSRF on every POST."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from loop_data import ANSWER_ZH, INTENT, QUESTION, editor_form
 from test_staff import HOSTILE, login, service_of
 
-from bot.config import Settings
+from bot.config import ROOT, Settings
 from bot.log import versions
 
 clock, dash, staff_settings = test_staff.clock, test_staff.dash, test_staff.staff_settings     # the fixtures
@@ -127,6 +128,7 @@ async def test_a_broken_file_on_disk_cannot_be_published_and_the_old_engine_stay
 async def test_an_edit_keeps_the_rest_of_the_file_byte_for_byte(dash: TestClient, staff_settings: Settings) -> None:
     _, token = await login(dash)
     path = staff_settings.intents_dir / "pathways.yaml"
+    shutil.copyfile(ROOT / "intents" / "pathways.yaml", path)   # the shipped file, with its comments and layout
     before = path.read_text(encoding="utf-8")
     page = await (await dash.get("/staff/editor?intent=pathway.3plus2")).text()
     assert 'value="pathways.yaml"' in page

@@ -20,7 +20,7 @@ from test_staff_auth import Clock
 
 from bot import serve
 from bot.channels.web import chat as web_channel
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.core.engine import Engine
 from bot.errors import ConfigError
 from bot.log import reports
@@ -37,9 +37,9 @@ PAGES = ["/staff/", "/staff/?days=7", "/staff/?days=all", "/staff/enquiries", "/
 
 
 @pytest.fixture
-def staff_settings(settings: Settings, tmp_path: Path) -> Settings:
+def staff_settings(settings: Settings, tmp_path: Path, trimmed_intents: Path) -> Settings:
     """Settings with a staff password and a private copy of the intents (promote writes to it)."""
-    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     return dataclasses.replace(settings, staff_password=PASSWORD, intents_dir=tmp_path / "intents")
 

@@ -15,7 +15,7 @@ from loop_data import INTENT, QUESTION, write_intent
 from telegram_harness import ADMIN, ask, bot_settings, data_of, logged, press, rows, running_service, visible
 
 from bot.cli.main import cli
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.core.engine import Engine
 from bot.service import Service
 
@@ -23,9 +23,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def service(settings: Settings, fake: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Service]:
+async def service(settings: Settings, fake: FakeBotAPI, tmp_path: Path,
+                  trimmed_intents: Path) -> AsyncIterator[Service]:
     """The Telegram service on a private copy of the intents (the tests publish into it)."""
-    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     configured = bot_settings(settings, fake, admin_ids=frozenset({ADMIN}), intents_dir=tmp_path / "intents")
     engine = Engine.load(configured.intents_dir, configured.content_dir)

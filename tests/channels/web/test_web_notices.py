@@ -12,15 +12,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from loop_data import INTENT, QUESTION, write_intent
 
 from bot.channels.web import chat as web
-from bot.config import ROOT, Settings
+from bot.config import Settings
 from bot.core.engine import Engine
 from bot.log.store import Store
 from bot.service import Service
 
 
 @pytest.fixture
-async def client(settings: Settings, tmp_path: Path) -> AsyncIterator[TestClient]:
-    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+async def client(settings: Settings, tmp_path: Path, trimmed_intents: Path) -> AsyncIterator[TestClient]:
+    shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents")
     service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir), Store(configured))
