@@ -36,7 +36,7 @@ def ambiguous_pairs(engine: Engine, cutoff: float = NEAR_DUPLICATE) -> list[tupl
                     texts.append(norm)
                     owners.append(intent.id)
     # ratio = 2 * common / (len_a + len_b), so only texts of near lengths can reach the cutoff: comparing each
-    # length with the longer texts it could match keeps the check fast as the examples grow (14k: 5 s -> 1 s).
+    # length with the longer texts it could match keeps the check fast as the examples grow (14k: 3.9 s -> 1.1 s).
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     lengths = [len(texts[i]) for i in order]
     stretch = (200 - cutoff) / cutoff
