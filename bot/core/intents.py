@@ -55,10 +55,13 @@ class Limit:
     exempt: frozenset[str]
     message: dict[str, str]
     kind: str = ""
+    # Context that shows the question is not about this detail after all ("在广东打工多年，现在回北碚了").
+    unless: tuple[re.Pattern[str], ...] = ()
 
     def matches(self, *texts: str) -> bool:
-        """Whether any pattern occurs in any of the texts."""
-        return any(p.search(t) for p in self.patterns for t in texts)
+        """Whether any pattern occurs in any of the texts, and no `unless` pattern does."""
+        return (any(p.search(t) for p in self.patterns for t in texts)
+                and not any(u.search(t) for u in self.unless for t in texts))
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,8 @@ def _load_limits(path: Path, intents: dict[str, Intent], kinds: dict[str, Detail
         if unknown:
             raise DataError(str(path), f"names unknown intents {unknown}.", intent=rid, field="except")
         message = bilingual(raw, "message", str(path), intent=rid)
-        out.append(Limit(rid, tuple(patterns), frozenset(exempt), message, kind))
+        unless = compile_patterns(raw["unless"], str(path), rid, "unless") if raw.get("unless") is not None else ()
+        out.append(Limit(rid, tuple(patterns), frozenset(exempt), message, kind, tuple(unless)))
     return tuple(out)
 
 

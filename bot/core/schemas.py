@@ -164,8 +164,8 @@ MATCHING = Map({
 SYNONYMS = Map({"synonyms": Table(ListOf(SCALAR))}, required=("synonyms",))
 
 # intents/limits.yaml: what the plan does not settle.
-LIMITS = Map({"rules": ListOf(Map({"id": TEXT, "kind": TEXT, "patterns": TEXTS, "except": TEXTS, "message": BILINGUAL},
-                                  required=("id", "message")))}, required=("rules",))
+LIMITS = Map({"rules": ListOf(Map({"id": TEXT, "kind": TEXT, "patterns": TEXTS, "except": TEXTS, "unless": TEXTS,
+                                   "message": BILINGUAL}, required=("id", "message")))}, required=("rules",))
 
 # content/*.yaml, by file name.
 CONTENT = {

@@ -75,6 +75,30 @@ def test_beyond_the_plan_names_responsible_departments(engine: Engine) -> None:
     assert [c.intent for c in reply.related] == ["pathway.single_exam"]
 
 
+# What the plan does not settle is told apart from the story around a question it does answer.
+LIMITS = [
+    ("上海的职高学费多少", "other_places"),
+    ("Shanghai vocational school fees?", "other_places"),
+    ("重庆电子工程职业学院一年学费多少钱", "named_institutions"),
+    ("How much is the tuition at Chongqing Industry Polytechnic College?", "named_institutions"),
+    ("哪些企业已经被认证为产教融合型企业，给我列个名单", "lists_of_firms"),
+    ("我哥在广东打工好几年了 今年回老家 他也想去职校学门技术 他这种年纪大的还收不", None),
+    ("我是返乡的农民工，在广东干了八年电子厂，现在回北碚老家了。听说中职也招我们这种人，请问去读要考试不", None),
+    ("My brother-in-law came back to Chongqing after years as a migrant worker in Guangdong. Can he enrol?", None),
+    ("How do I enroll my kid in a Beibei secondary vocational school?", None),
+    ("Can I study on my phone? Like mobile learning", None),
+    ("北碚的中职学校名单", None),
+]
+
+
+@pytest.mark.parametrize(("question", "limit"), LIMITS)
+def test_a_limit_answers_only_the_detail_it_names(engine: Engine, question: str, limit: str | None) -> None:
+    reply = engine.ask(question)
+    assert reply.extra.get("limit") == limit
+    if limit is None:
+        assert reply.decision == "answer"
+
+
 def test_plan_date_question_is_not_treated_as_a_missing_date(engine: Engine) -> None:
     reply = engine.ask("这个方案是哪天印发的")
     assert reply.decision != "fallback" and reply.intent == "policy.about"

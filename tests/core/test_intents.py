@@ -235,6 +235,10 @@ def test_cli_check_refuses_silent_on_without_clause_or_with_a_stray_department(
 @pytest.mark.parametrize(("rule", "expected"), [
     ({"id": "x", "kind": "prices", "message": {"zh": "无", "en": "none"}}, "intent x, field kind"),
     ({"id": "x", "message": {"zh": "无", "en": "none"}}, "intent x, field kind"),
+    ({"id": "x", "kind": "dates", "unless": ["回(北碚"], "message": {"zh": "无", "en": "none"}},
+     "intent x, field unless"),
+    ({"id": "x", "kind": "dates", "unless": "回北碚", "message": {"zh": "无", "en": "none"}},
+     "unless: must be a list"),
 ])
 def test_a_limit_rule_names_a_kind_of_the_vocabulary(tmp_path: Path, rule: dict, expected: str) -> None:
     intents, _ = _copy_data(tmp_path)
