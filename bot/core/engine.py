@@ -143,6 +143,8 @@ class Engine:
                 j = self._near(norm, j)
             if j.decision != "answer" or len(text) > LONG:
                 j = self._informative_part(text, j)
+            if j.decision == "clarify":
+                j = self._silent_detail(text, norm, j)
         candidates = tuple(j.ranked[:3])
         main = exact or j.top
         limit = self._limit(text, norm, main) if exact is None else None
@@ -195,6 +197,17 @@ class Engine:
         intent, ratio = hit
         ranked = tuple(sorted(j.ranked, key=lambda s: s.intent != intent))   # stable: the hit first
         return Judgement("answer", ranked, round(max(ranked[0].score / 100, ratio / 100), 4), j.out_of_scope)
+
+    def _silent_detail(self, text: str, norm: str, j: Judgement) -> Judgement:
+        """A question after a detail its best candidate is silent on ("五年一贯制一年学费多少钱") is answered
+        with that silence first, rather than asked which topic it meant: either way the plan gives no figure."""
+        top = j.top
+        if top is None or j.out_of_scope >= j.confidence:
+            return j
+        asked = asked_kinds(self.intent_set.details, norm, text[:MAX_INPUT].casefold())
+        if not leading_kinds(self.intent_set.details, asked, self.intents[top].silent_on):
+            return j
+        return Judgement("answer", j.ranked, j.confidence, j.out_of_scope)
 
     def _informative_part(self, text: str, whole: Judgement) -> Judgement:
         """A long question is judged by its most confident ask, so the story around the ask does not dilute it
