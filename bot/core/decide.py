@@ -15,7 +15,8 @@ import numpy as np
 from bot.core.model import IntentModel, Scored
 
 DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
-            "part_support": 0.3, "part_ask": 0.3, "part_story": 0.7, "part_chars": 4, "min_chars": 2}
+            "part_support": 0.3, "part_ask": 0.3, "part_story": 0.7, "part_compare": 0.6, "part_chars": 4,
+            "min_chars": 2}
 NON_POLICY = ("smalltalk.", "support.")
 # "想问培训补贴的事，该找哪个部门": whom to ask leads the reply even when the topic is named first.
 LEADS_ALWAYS = ("policy.contact",)
@@ -34,6 +35,11 @@ _ASK = re.compile(r"[？?]|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎�
                   r"|whether|who|where|when|why)\b"
                   r"|\b(?:is|are|can|could|do|does|did|will|would|should|has|have)"
                   r" (?:that|this|it|there|they|he|she|i|we|you|my|our|a|an|the)\b)")
+
+# A comparison names two things in one piece ("3+2和五年一贯制有啥区别"): each side is judged alone too.
+_COMPARE = re.compile(r"区别|不同|不一样|一样吗|一样不|哪个好|哪个更|哪种|比较|对比"
+                      r"|(?i:\bvs\b|\bversus\b|\bdiffer|\bcompared?\b|\bbetter\b)")
+_SIDES = re.compile(r"和|跟|与|同|还是|或者|或是|(?i:\b(?:or|and|vs|versus|compared (?:to|with)|from|than)\b)")
 
 
 @dataclass(frozen=True)
@@ -114,16 +120,36 @@ def asks(text: str) -> list[str]:
     return found or [piece for piece, _ in read] or [text]
 
 
+def compared(text: str) -> list[str]:
+    """The sides of the comparisons a question makes ("3+2和五年一贯制有啥区别" -> "3+2", "五年一贯制有啥区别")."""
+    return [side.strip() for piece in parts(text) if _COMPARE.search(piece)
+            for side in _SIDES.split(piece) if side and side.strip()]
+
+
 def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[str], str],
                 t: Mapping[str, float], near: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Other intents a question also asks about in its own pieces: (intent, normalised piece).
 
     A piece counts when the model is confident of it alone (`part_answer`), or fairly sure (`part_support`) of
     an intent the whole question also ranks high (`near`), or, when the piece reads as an ask, `part_ask` sure.
-    A piece of the story around the asks counts only when the model is `part_story` sure of it."""
+    A piece of the story around the asks counts only when the model is `part_story` sure of it. Each side of a
+    comparison counts when the model is `part_compare` sure of it."""
     read = pieces_read(text)
-    if len(read) < 2:
-        return []
+    found = _piece_asks(model, read, main, normalize, t, near) if len(read) > 1 else []
+    for side in compared(text):
+        norm = normalize(side)
+        if len(norm.replace(" ", "")) < t["min_chars"]:
+            continue
+        j = judge(model, norm, t)
+        top = j.top
+        if (top is not None and top != main and not top.startswith(NON_POLICY) and j.out_of_scope < j.confidence
+                and j.confidence >= t["part_compare"] and top not in (f for f, _ in found)):
+            found.append((top, norm))
+    return found
+
+
+def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], main: str, normalize: Callable[[str], str],
+                t: Mapping[str, float], near: tuple[str, ...]) -> list[tuple[str, str]]:
     any_ask = any(ask for _, ask in read)
     found: list[tuple[str, str]] = []
     for piece, ask in read:

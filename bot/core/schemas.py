@@ -155,6 +155,7 @@ MATCHING = Map({
         "part_support": Num(0, 1),
         "part_ask": Num(0, 1),
         "part_story": Num(0, 1),
+        "part_compare": Num(0, 1),
         "part_chars": Num(0, 100, whole=True),
         "min_chars": Num(0, 100, whole=True),
     }),

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.decide import DEFAULTS, asks, clarify_choices, judge, parts, pieces_read, second_asks, thresholds
+from bot.core.decide import (
+    DEFAULTS,
+    asks,
+    clarify_choices,
+    compared,
+    judge,
+    parts,
+    pieces_read,
+    second_asks,
+    thresholds,
+)
 from bot.core.engine import Engine
 
 
@@ -44,6 +54,27 @@ def test_parts(text: str, pieces: list[str]) -> None:
 ])
 def test_asks(text: str, found: list[str]) -> None:
     assert asks(text) == found
+
+
+@pytest.mark.parametrize(("text", "sides"), [
+    ("3+4和3+2有什么区别？3+4是直接读本科吗", ["3+4", "3+2有什么区别"]),
+    ("五年一贯制跟三加二比哪个好", ["五年一贯制", "三加二比哪个好"]),
+    ("How does the five-year programme differ from 3+2?", ["How does the five-year programme differ", "3+2"]),
+    ("3+2 vs 3+4", ["3+2", "3+4"]),
+    # no comparison: no sides, even with a joining word
+    ("中职和高职都有助学金吗", []),
+    ("what is 3+2 and is there a grant", []),
+])
+def test_compared(text: str, sides: list[str]) -> None:
+    assert compared(text) == sides
+
+
+@pytest.mark.parametrize(("part_compare", "found"), [(0.6, ["pathway.3plus2"]), (1.01, [])])
+def test_each_side_of_a_comparison_is_a_second_ask_when_the_model_is_part_compare_sure(
+        engine: Engine, part_compare: float, found: list[str]) -> None:
+    t = {**engine.thresholds, "part_compare": part_compare}
+    asked = second_asks(engine.model, "3+4和3+2有啥区别", "pathway.3plus4", engine.normalizer, t)
+    assert [intent for intent, _ in asked] == found
 
 
 def test_pieces_read_marks_asks_by_words_and_question_marks() -> None:

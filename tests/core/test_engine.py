@@ -278,6 +278,10 @@ TWO_PART = [
     ("3加2是啥子意思？另外职校学生有没有助学金", {"pathway.3plus2", "subsidy.student_aid"}, "另外，关于"),
     ("What is the 1+X certificate, and how does the credit bank work?", {"cert.one_plus_x", "cert.credit_bank"},
      "Also, on"),
+    # a comparison is two asks in one piece
+    ("3加2和五年一贯制有啥区别", {"pathway.3plus2", "pathway.five_year"}, "另外，关于"),
+    ("What's the difference between the modern apprenticeship and the new enterprise apprenticeship?",
+     {"apprenticeship.modern", "apprenticeship.enterprise"}, "Also, on"),
 ]
 
 
