@@ -15,8 +15,8 @@ import numpy as np
 from bot.core.model import IntentModel, Scored
 
 DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
-            "part_support": 0.3, "part_ask": 0.3, "part_story": 0.7, "part_compare": 0.6, "part_chars": 4,
-            "min_chars": 2}
+            "part_support": 0.3, "part_ask": 0.3, "part_story": 0.7, "part_compare": 0.6, "silent_answer": 0.45,
+            "part_chars": 4, "min_chars": 2}
 NON_POLICY = ("smalltalk.", "support.")
 # "想问培训补贴的事，该找哪个部门": whom to ask leads the reply even when the topic is named first.
 LEADS_ALWAYS = ("policy.contact",)

@@ -199,10 +199,10 @@ class Engine:
         return Judgement("answer", ranked, round(max(ranked[0].score / 100, ratio / 100), 4), j.out_of_scope)
 
     def _silent_detail(self, text: str, norm: str, j: Judgement) -> Judgement:
-        """A question after a detail its best candidate is silent on ("五年一贯制一年学费多少钱") is answered
-        with that silence first, rather than asked which topic it meant: either way the plan gives no figure."""
+        """A question after a detail its fairly sure (`silent_answer`) best candidate is silent on ("五年一贯制一年
+        学费多少钱") is answered with that silence first, rather than asked which topic it meant."""
         top = j.top
-        if top is None or j.out_of_scope >= j.confidence:
+        if top is None or j.out_of_scope >= j.confidence or j.confidence < self.thresholds["silent_answer"]:
             return j
         asked = asked_kinds(self.intent_set.details, norm, text[:MAX_INPUT].casefold())
         if not leading_kinds(self.intent_set.details, asked, self.intents[top].silent_on):

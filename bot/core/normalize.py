@@ -21,6 +21,8 @@ _KEEP = re.compile(r"[^0-9a-z+\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-zA-Z]+")
+# Markup and links say nothing about what is asked (a pasted <iframe src="http://x"> once read as 1+X).
+_MARKUP = re.compile(r"<[a-z/!?][^<>]{0,200}>|(?:https?://|www\.)\S*")
 
 
 def detect_lang(text: str, default: str = "zh") -> str:
@@ -61,7 +63,7 @@ class Normalizer:
     def basic(text: str) -> str:
         """Everything except synonyms: the form keywords and synonyms are written in."""
         text = _INVISIBLE.sub("", text[:MAX_INPUT])
-        text = unicodedata.normalize("NFKC", text).casefold()
+        text = _MARKUP.sub(" ", unicodedata.normalize("NFKC", text).casefold())
         text = _T2S.convert(text)
         text = _KEEP.sub(" ", text)
         text = _PLUS.sub(_fold_plus, text)

@@ -156,6 +156,7 @@ MATCHING = Map({
         "part_ask": Num(0, 1),
         "part_story": Num(0, 1),
         "part_compare": Num(0, 1),
+        "silent_answer": Num(0, 1),
         "part_chars": Num(0, 100, whole=True),
         "min_chars": Num(0, 100, whole=True),
     }),

@@ -36,7 +36,8 @@ ANSWERS = [
 # Outside the plan, junk or hostile: never a confident policy answer.
 NOT_ANSWERED = [
     "北京积分落户怎么办", "asdfgh", "jjjjjjjj", "😀😀😀", "", "   ", "?", "1234567890",
-    "'; DROP TABLE enquiries; --", "<script>alert(1)</script>", "今天天气怎么样", "怎么做蛋糕",
+    "'; DROP TABLE enquiries; --", "<script>alert(1)</script>", '<div><iframe src="http://x"></iframe></div>',
+    "http://x", "今天天气怎么样", "怎么做蛋糕",
     "今年高职单招考试是哪天", "哪些企业已经被认证为产教融合型企业，给我列个名单", "重庆电子工程职业学院一年学费多少钱",
     "How do I bake a cake?", "哈" * 3000,
 ]
@@ -81,6 +82,7 @@ LIMITS = [
     ("Shanghai vocational school fees?", "other_places"),
     ("重庆电子工程职业学院一年学费多少钱", "named_institutions"),
     ("How much is the tuition at Chongqing Industry Polytechnic College?", "named_institutions"),
+    ("Which Beibei vocational school has the best dorms?", "named_institutions"),
     ("哪些企业已经被认证为产教融合型企业，给我列个名单", "lists_of_firms"),
     ("我哥在广东打工好几年了 今年回老家 他也想去职校学门技术 他这种年纪大的还收不", None),
     ("我是返乡的农民工，在广东干了八年电子厂，现在回北碚老家了。听说中职也招我们这种人，请问去读要考试不", None),
