@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
@@ -92,6 +93,7 @@ def stats(db: sqlite_utils.Database, since: str | dt.date | dt.datetime | None =
             "route_finder": route_stats(db, bound)}
 
 
+_WORDS = re.compile(r"[^\W_]")
 _COUNTED = ("WITH counted AS (SELECT day, channel, decision, via, n FROM enquiry_days WHERE day >= :day_from "
             "UNION ALL SELECT substr(ts, 1, 10), channel, decision, via, 1 FROM enquiries "
             "WHERE ts >= :since AND ts < :until) ")
@@ -175,7 +177,8 @@ def unanswered(db: sqlite_utils.Database, since: str | dt.date | dt.datetime | N
     normalize = normalize or Normalizer()
     groups: dict[str, list[dict]] = {}
     for row in problem_rows(db, since_iso(since), max_rows):
-        key = normalize(row["text"])
+        # Markup alone normalises to nothing but was still asked ("><img src=x ...>); punctuation alone was not.
+        key = normalize(row["text"]) or (" ".join(row["text"].split()).casefold() if _WORDS.search(row["text"]) else "")
         if key:
             groups.setdefault(key, []).append(row)
     # Most frequent first, then newest; the pairwise comparison is capped to keep the page fast.

@@ -213,6 +213,13 @@ def test_unanswered_clusters_similar_questions_largest_first(failures: sqlite3.C
     assert disliked["reasons"] == {"fallback": 0, "clarify": 0, "disliked": 1}
 
 
+def test_unanswered_keeps_markup_that_normalises_to_nothing(failures: sqlite3.Connection,
+                                                            db: sqlite_utils.Database) -> None:
+    add(failures, "tag", "2026-03-02T17:00:00+00:00", decision="fallback", text='"><img src=x onerror=alert(1)>')
+    texts = [c["text"] for c in reports.unanswered(db)]
+    assert '"><img src=x onerror=alert(1)>' in texts and "？！" not in texts
+
+
 @pytest.mark.parametrize(("kwargs", "expected"), [
     # equal counts: the newest wording leads
     ({"since": "2026-03-03"}, [("北碚哪里有好吃的火锅", 2), ("公交卡在哪办", 1)]),
