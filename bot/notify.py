@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.engine import Engine, Reply
+from bot.core.engine import Engine
+from bot.core.reply import Reply
 from bot.log import optins
 from bot.log.store import Store
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.core.engine import MAX_QUESTION, Engine, Reply
+from bot.core.engine import MAX_QUESTION, Engine
+from bot.core.reply import Reply
 from bot.core.routes import RouteOffer, RouteResult, RouteStep
 from bot.errors import NotYours, UnknownEnquiry, VocbotError
 from bot.log.records import EnquiryRecord, route_record

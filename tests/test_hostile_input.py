@@ -21,7 +21,8 @@ from bot.channels.telegram import render
 from bot.channels.web import chat as web
 from bot.channels.web import http as web_http
 from bot.config import Settings
-from bot.core.engine import Choice, Engine, Reply
+from bot.core.engine import Engine
+from bot.core.reply import Choice, Reply
 from bot.log.store import Store
 from bot.service import Service
 from bot.staff import app as staff_app

@@ -13,7 +13,8 @@ import pytest
 from loop_data import INTENT, QUESTION, write_intent
 
 from bot.config import Settings
-from bot.core.engine import Engine, Reply
+from bot.core.engine import Engine
+from bot.core.reply import Reply
 from bot.log import optins
 from bot.log.reports import purge
 from bot.log.store import Store

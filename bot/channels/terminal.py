@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot.core.engine import Engine, Reply
+from bot.core.engine import Engine
 from bot.core.render_text import general_block, render_route_result, render_route_step
+from bot.core.reply import Reply
 from bot.core.routes import RouteOffer, RouteResult
 from bot.errors import UnknownRoute
 from bot.log.sync import SyncLogger

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.core.followups import Followup, Followups
 from bot.core.model import IntentModel, Scored
 
 DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
@@ -126,16 +127,41 @@ def compared(text: str) -> list[str]:
             for side in _SIDES.split(piece) if side and side.strip()]
 
 
+def topicless(followups: Followups, norm: str) -> Followup | None:
+    """The kind of topicless ask a normalised text is nothing but ("要交钱不", "who do I ask"), if any."""
+    return followups.topicless(norm, _ASK)
+
+
+def followup_alone(followups: Followups, norm: str, j: Judgement, t: Mapping[str, float]) -> Judgement:
+    """A question that is only a topicless ask ("怎么报名", "how much does it cost") asks it of vocational
+    education: it is answered with the intent followups.yaml names for it asked alone. The rule vouches for it as
+    the answer threshold would; the model's own probability is kept when higher."""
+    kind = topicless(followups, norm)
+    if kind is None or kind.alone is None:
+        return j
+    ranked = tuple(sorted(j.ranked, key=lambda s: s.intent != kind.alone))   # stable: the rule's intent first
+    return Judgement("answer", ranked, round(max(ranked[0].score / 100, t["answer"]), 4), j.out_of_scope)
+
+
 def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[str], str],
-                t: Mapping[str, float], near: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+                t: Mapping[str, float], near: tuple[str, ...] = (),
+                followups: Followups | None = None) -> list[tuple[str, str]]:
     """Other intents a question also asks about in its own pieces: (intent, normalised piece).
 
     A piece counts when the model is confident of it alone (`part_answer`), or fairly sure (`part_support`) of
     an intent the whole question also ranks high (`near`), or, when the piece reads as an ask, `part_ask` sure.
     A piece of the story around the asks counts only when the model is `part_story` sure of it. Each side of a
-    comparison counts when the model is `part_compare` sure of it."""
+    comparison counts when the model is `part_compare` sure of it. A topicless ask ("咋个报名") counts for the
+    intent it means after `main` (intents/followups.yaml)."""
     read = pieces_read(text)
     found = _piece_asks(model, read, main, normalize, t, near) if len(read) > 1 else []
+    if followups is not None and len(read) > 1:
+        for piece, _ in read:
+            norm = normalize(piece)
+            kind = topicless(followups, norm)
+            intent = kind.after(main) if kind is not None else None
+            if intent is not None and intent != main and intent not in (f for f, _ in found):
+                found.append((intent, norm))
     for side in compared(text):
         norm = normalize(side)
         if len(norm.replace(" ", "")) < t["min_chars"]:

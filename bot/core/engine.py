@@ -5,13 +5,21 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bot.config import ROOT
 from bot.core.content import Clause, Content, load_content
-from bot.core.decide import LEADS_ALWAYS, Judgement, asks, clarify_choices, judge, parts, second_asks, thresholds
+from bot.core.decide import (
+    LEADS_ALWAYS,
+    Judgement,
+    asks,
+    clarify_choices,
+    followup_alone,
+    judge,
+    parts,
+    second_asks,
+    thresholds,
+)
 from bot.core.details import asked_kinds, leading_kinds
 from bot.core.fuzzy import NearMatch
 from bot.core.glossary import Glossary
@@ -20,6 +28,7 @@ from bot.core.menu import Menu, load_menu
 from bot.core.model import IntentModel, Scored
 from bot.core.normalize import MAX_INPUT, Normalizer, detect_lang
 from bot.core.references import check_references
+from bot.core.reply import Choice, Reply
 from bot.core.routes import Routes, load_routes
 from bot.core.schemas import check_thresholds
 from bot.core.training import cache_key, exact_index, load_or_fit
@@ -34,45 +43,6 @@ LONG = 40   # characters: past this a question is judged by its pieces too, not 
 _FIRST_SENTENCE = re.compile(r"^.+?(?:。|[.!?](?=\s)|$)", re.S)
 
 
-@dataclass(frozen=True)
-class Choice:
-    """A button: an intent and its title in the reply's language."""
-
-    intent: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What every channel renders: the decision, the intent and the text in the user's language."""
-
-    question: str
-    normalized: str
-    lang: str
-    decision: str
-    intent: str | None
-    score: float
-    candidates: tuple[Scored, ...]
-    answer: str
-    choices: tuple[Choice, ...] = ()
-    related: tuple[Choice, ...] = ()
-    source: tuple[str, ...] = ()
-    intents_version: str = ""
-    latency_ms: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-    confidence: float = 0.0
-    also_intents: tuple[str, ...] = ()
-    general: str | None = None   # the glossary's general explanation (not part of the plan), shown apart
-
-    def as_json(self) -> dict[str, Any]:
-        """The `vocbot ask --json` object."""
-        return {"question": self.question, "decision": self.decision, "intent": self.intent,
-                "score": round(self.score, 2),
-                "candidates": [{"intent": c.intent, "score": round(c.score, 2)} for c in self.candidates],
-                "answer": self.answer, "general": self.general, "confidence": round(self.confidence, 4),
-                "also_intents": list(self.also_intents)}
-
-
 class Engine:
     """Holds the loaded knowledge and answers questions; rebuilt whole on reload."""
 
@@ -85,6 +55,7 @@ class Engine:
         self.intents: dict[str, Intent] = intent_set.intents
         self.normalizer = Normalizer(intent_set.synonyms)
         self.glossary = Glossary(content.glossary, self.normalizer, content.glossary_questions)
+        self.followups = intent_set.followups.normalized(self.normalizer)
         check_references(content, self.intents)
         self.model = model if model is not None else load_or_fit(intent_set, self.normalizer, cache_dir)
         missing = set(self.intents) - set(self.model.classes)
@@ -145,6 +116,8 @@ class Engine:
                 j = self._informative_part(text, j)
             if j.decision == "clarify":
                 j = self._silent_detail(text, norm, j)
+            if j.decision != "answer":
+                j = followup_alone(self.followups, norm, j, self.thresholds)
         candidates = tuple(j.ranked[:3])
         main = exact or j.top
         limit = self._limit(text, norm, main) if exact is None else None
@@ -269,7 +242,8 @@ class Engine:
                     break
         if limit is not None:
             blocks.append(self._silence(limit, main, lang))
-        for intent_id, _ in second_asks(self.model, text, main, self.normalizer, self.thresholds, near):
+        for intent_id, _ in second_asks(self.model, text, main, self.normalizer, self.thresholds, near,
+                                        self.followups):
             if len(also) >= MAX_ALSO:
                 break
             also.append(intent_id)

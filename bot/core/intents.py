@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.core.content import LANGS, bilingual
 from bot.core.details import DETAILS_FILE, DetailKind, compile_patterns, load_details
+from bot.core.followups import FOLLOWUPS_FILE, Followups, load_followups
 from bot.core.schemas import LIMITS, MATCHING, SYNONYMS
 from bot.core.yamlfile import read_yaml
 from bot.errors import DataError
@@ -18,7 +19,8 @@ from bot.errors import DataError
 AUDIENCES = ("student", "enterprise", "teacher", "all")
 MIN_EXAMPLES = {"zh": 12, "en": 4}
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
-SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml", DETAILS_FILE, OUT_OF_SCOPE_FILE}
+SPECIAL_FILES = {"synonyms.yaml", "learned.yaml", "matching.yaml", "limits.yaml", DETAILS_FILE, OUT_OF_SCOPE_FILE,
+                 FOLLOWUPS_FILE}
 LEARNED_FILE = "learned.yaml"
 SILENT_KINDS = ("fees", "amounts", "dates", "schools", "majors", "firms", "contacts", "eligibility", "procedure")
 
@@ -76,6 +78,7 @@ class IntentSet:
     limits: tuple[Limit, ...] = ()
     details: dict[str, DetailKind] = field(default_factory=dict)
     out_of_scope: tuple[str, ...] = ()
+    followups: Followups = field(default_factory=Followups)
 
 
 def _date(value: Any, path: str, iid: str, name: str) -> dt.date:
@@ -280,4 +283,5 @@ def load_intents(intents_dir: Path) -> IntentSet:
     return IntentSet(intents=intents, synonyms=_load_synonyms(intents_dir / "synonyms.yaml"),
                      matching=matching, version=digest.hexdigest()[:12], files=tuple(str(f) for f in files),
                      limits=_load_limits(intents_dir / "limits.yaml", intents, details), details=details,
-                     out_of_scope=_load_out_of_scope(intents_dir / OUT_OF_SCOPE_FILE))
+                     out_of_scope=_load_out_of_scope(intents_dir / OUT_OF_SCOPE_FILE),
+                     followups=load_followups(intents_dir / FOLLOWUPS_FILE, intents))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.engine import Engine, Reply
+from bot.core.engine import Engine
+from bot.core.reply import Reply
 from bot.core.routes import RouteResult, RouteStep
 
 

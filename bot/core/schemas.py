@@ -169,6 +169,14 @@ SYNONYMS = Map({"synonyms": Table(ListOf(SCALAR))}, required=("synonyms",))
 LIMITS = Map({"rules": ListOf(Map({"id": TEXT, "kind": TEXT, "patterns": TEXTS, "except": TEXTS, "unless": TEXTS,
                                    "message": BILINGUAL}, required=("id", "message")))}, required=("rules",))
 
+# intents/followups.yaml: short asks with no topic of their own, and what they mean.
+FOLLOWUPS = Map({
+    "filler": Map({"zh": TEXTS, "en": TEXTS}),
+    "followups": ListOf(Map({"id": TEXT, "asks": TEXTS, "alone": TEXT,
+                             "means": ListOf(Map({"after": TEXTS, "intent": TEXT}, required=("intent",)))},
+                            required=("id", "asks"))),
+}, required=("followups",))
+
 # content/*.yaml, by file name.
 CONTENT = {
     "plan.yaml": Map({

@@ -294,6 +294,32 @@ def test_two_part_questions_address_both(engine: Engine, question: str, intents:
     assert marker in reply.answer and reply.as_json()["also_intents"] == list(reply.also_intents)
 
 
+# Short asks with no topic of their own take it from the question around them, or from this bot's subject alone.
+TOPICLESS = [
+    ("怎么报名", "answer", {"admission.enrollment"}),
+    ("要交钱不", "answer", {"subsidy.tuition"}),
+    ("how much would it cost", "answer", {"subsidy.tuition"}),
+    ("who's in charge?", "answer", {"policy.contact"}),
+    ("三加二是啥 咋个报名", "answer", {"pathway.3plus2", "admission.enrollment"}),
+    ("What is the 3+2 programme? how much does it cost per year", "answer", {"pathway.3plus2", "subsidy.tuition"}),
+    ("农民可以去职校参加短期培训不 要钱不", "answer", {"training.adult", "subsidy.training"}),
+    ("我娃儿实习的那个厂天天让他加班 实习有没有标准管这些 找哪个投诉", "answer",
+     {"study.internship", "policy.contact"}),
+    # with a topic of its own, off the plan: still no policy answer, and nothing added to an in-scope ask
+    ("驾校怎么报名", "fallback", set()),
+    ("how much does an iPhone cost", "fallback", set()),
+    ("3+2是什么？另外驾校怎么报名", "answer", {"pathway.3plus2"}),
+]
+
+
+@pytest.mark.parametrize(("question", "decision", "intents"), TOPICLESS)
+def test_topicless_asks_take_their_topic_from_the_question(engine: Engine, question: str, decision: str,
+                                                           intents: set[str]) -> None:
+    reply = engine.ask(question)
+    assert reply.decision == decision
+    assert ({reply.intent, *reply.also_intents} - {None}) == intents
+
+
 FIRST_ASKED = [
     ("What is the 3+2 programme, and is there any grant for kids from poor families?", "pathway.3plus2",
      "subsidy.student_aid"),

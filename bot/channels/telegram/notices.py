@@ -17,7 +17,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from bot.channels.telegram import render
 from bot.channels.telegram.handlers import UserHandlers
 from bot.channels.telegram.prefs import CHANNEL
-from bot.core.engine import Reply
+from bot.core.reply import Reply
 from bot.notify import NotSent, Undeliverable
 from bot.service import Service
 

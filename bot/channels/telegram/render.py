@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.engine import Engine, Reply
+from bot.core.engine import Engine
+from bot.core.reply import Reply
 
 MAX_TEXT = 4096              # Telegram's limit, in UTF-16 code units after entity parsing
 MAX_CALLBACK_BYTES = 64

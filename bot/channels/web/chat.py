@@ -26,7 +26,8 @@ from bot.channels.web.http import (
     text_field,
 )
 from bot.channels.web.routes import add_routes
-from bot.core.engine import MAX_QUESTION, Reply
+from bot.core.engine import MAX_QUESTION
+from bot.core.reply import Reply
 from bot.errors import NotYours, UnknownEnquiry
 from bot.service import Answered, ByteBudget, RateLimiter, Service
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.channels.wechat import render
 from bot.channels.wechat.api import WeChatApi, WeChatApiError
-from bot.core.engine import Reply
+from bot.core.reply import Reply
 from bot.notify import NotSent, Sender
 from bot.service import Service
 

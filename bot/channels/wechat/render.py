@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.engine import Engine, Reply
+from bot.core.engine import Engine
 from bot.core.menu import Topic
 from bot.core.render_text import general_block, split_text
+from bot.core.reply import Reply
 
 MAX_BYTES = 2048        # WeChat's limit for a text message's Content, in UTF-8 bytes
 MAX_OPTIONS = 9         # a reply of one digit picks an option

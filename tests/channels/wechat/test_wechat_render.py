@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.channels.wechat import render
-from bot.core.engine import Choice, Engine, Reply
+from bot.core.engine import Engine
+from bot.core.reply import Choice, Reply
 
 
 def clarify(engine: Engine, intents: list[str]) -> Reply:
