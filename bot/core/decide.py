@@ -27,7 +27,7 @@ _PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\
                     r"|(?i:\b(?:and also|also|and|plus|as well as|besides)\b)")
 _PIECES = re.compile(f"({_PARTS.pattern})")   # the same, keeping what joined the pieces
 # What makes a piece read as an ask rather than as the story around it: a question mark, a question word or a
-# request to explain.
+# request to explain. Mid-piece "is a"/"are the" are left out: "Our group is a large manufacturer" tells.
 _ASK = re.compile(r"[？?]|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎样|如何|哪|几|多少|好多|能不能|可不可以|是不是|有没有"
                   r"|要不要|会不会|请问|想问|问下|问一下|算不算|行不行|得不得|可以不|能否|是否|([\u4e00-\u9fff])[不没]\1"
                   r"|有没得|莫得|没得$|得不$|多久|多长|好久|几时"
@@ -35,7 +35,7 @@ _ASK = re.compile(r"[？?]|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎�
                   r"|any|has|have)\b|\b(?:tell me|explain|wondering|want to know|like to know|please|what|how|which"
                   r"|whether|who|where|when|why)\b"
                   r"|\b(?:is|are|can|could|do|does|did|will|would|should|has|have)"
-                  r" (?:that|this|it|there|they|he|she|i|we|you|my|our|a|an|the)\b)")
+                  r" (?:that|this|it|there|they|he|she|i|we|you|my|our)\b)")
 
 # A comparison names two things in one piece ("3+2和五年一贯制有啥区别"): each side is judged alone too.
 _COMPARE = re.compile(r"区别|不同|不一样|一样吗|一样不|哪个好|哪个更|哪种|比较|对比"

@@ -17,6 +17,7 @@ from bot.core.decide import (
     followup_alone,
     judge,
     parts,
+    pieces_read,
     second_asks,
     thresholds,
 )
@@ -197,12 +198,15 @@ class Engine:
 
     def _first_asked(self, text: str, main: str, also: tuple[str, ...]) -> str:
         """Of the intents a two-part question asks about, the one asked first leads the reply, when each of the
-        two has an ask of its own."""
-        if not also or main in LEADS_ALWAYS:
+        two has an ask of its own and the model is `part_answer` sure of the first alone. A story with no piece
+        that reads as an ask keeps the intent of the whole ("我在职校读的汽修专业…可以免考一部分")."""
+        if not also or main in LEADS_ALWAYS or not any(ask for _, ask in pieces_read(text)):
             return main
-        asked = [j.top for j in self._judged_asks(text)
+        asked = [j for j in self._judged_asks(text)
                  if j.confidence >= self.thresholds["part_support"] and (j.top == main or j.top in also)]
-        return asked[0] if asked and main in asked else main
+        if not asked or main not in (j.top for j in asked):
+            return main
+        return asked[0].top if asked[0].confidence >= self.thresholds["part_answer"] else main
 
     def _judged_asks(self, text: str) -> list[Judgement]:
         """The model's judgement of each ask of a question (`decide.asks`) long enough to judge, in order."""

@@ -80,6 +80,8 @@ def test_each_side_of_a_comparison_is_a_second_ask_when_the_model_is_part_compar
 def test_pieces_read_marks_asks_by_words_and_question_marks() -> None:
     assert pieces_read("娃儿读职高。学费多少？好的") == [("娃儿读职高", False), ("学费多少", True), ("好的", False)]
     assert pieces_read("Tell me about 1+X. Thanks") == [("Tell me about 1+X", True), ("Thanks", False)]
+    assert pieces_read("Our group is a large manufacturer. Is there a grant") == [
+        ("Our group is a large manufacturer", False), ("Is there a grant", True)]
 
 
 STORY = "我是社区居民，在公告栏看到说北碚在搞职业教育改革，能不能给我讲讲这个方案大概是干啥的？"

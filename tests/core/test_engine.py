@@ -332,6 +332,22 @@ FIRST_ASKED = [
 ]
 
 
+# A story with no piece that reads as an ask, or an earlier ask the model is not part_answer sure of alone,
+# does not take the lead from the intent of the whole question.
+KEEPS_THE_WHOLE = [
+    ("我女儿中职护理专业毕业了 现在准备考养老护理的等级证书 听人说中职学过的内容可以免考一部分", "cert.exemption"),
+    ("Our company is a big auto parts maker. We plan to run our own vocational school here. What support does "
+     "the district offer?", "enterprise.run_school"),
+    ("我们班有几个娃儿不想读大专，想去技师学院考高级工，政策上有这条路没有？", "pathway.technician"),
+]
+
+
+@pytest.mark.parametrize(("question", "lead"), KEEPS_THE_WHOLE)
+def test_a_story_does_not_take_the_lead(engine: Engine, question: str, lead: str) -> None:
+    reply = engine.ask(question)
+    assert (reply.decision, reply.intent) == ("answer", lead)
+
+
 @pytest.mark.parametrize(("question", "lead", "second"), FIRST_ASKED)
 def test_the_first_ask_leads_a_two_part_reply(engine: Engine, question: str, lead: str, second: str) -> None:
     reply = engine.ask(question)
