@@ -55,6 +55,30 @@ class RateLimiter:
         return True
 
 
+class Topics:
+    """The intent each user was last answered with, for `window` seconds (in memory): a topicless follow-up
+    ("要交钱不") in the next message asks about it. A reply that answers nothing clears it."""
+
+    def __init__(self, window: float = 1800.0, max_keys: int = 100_000) -> None:
+        self.window, self.max_keys = window, max_keys
+        self._last: dict[str, tuple[str, float]] = {}
+
+    def get(self, key: str, now: float | None = None) -> str | None:
+        """The user's recent topic, or None."""
+        found = self._last.get(key)
+        now = time.monotonic() if now is None else now
+        return found[0] if found is not None and now - found[1] <= self.window else None
+
+    def note(self, key: str, intent: str | None, now: float | None = None) -> None:
+        """Remember what the user was just answered with (None forgets)."""
+        if intent is None:
+            self._last.pop(key, None)
+            return
+        if len(self._last) >= self.max_keys and key not in self._last:
+            self._last.clear()
+        self._last[key] = (intent, time.monotonic() if now is None else now)
+
+
 class ByteBudget:
     """At most `limit` bytes per key in any `window` seconds (what an address may add to the log)."""
 
@@ -87,6 +111,7 @@ class Service:
         self.engine = engine
         self.store = store
         self.limiter = RateLimiter(settings.rate_per_minute)
+        self.topics = Topics()
         self.notifier = Notifier(store)
         self.last_reload_error: str | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -125,7 +150,9 @@ class Service:
         Only the first MAX_QUESTION characters are matched and stored; the row keeps the full length and a flag.
         A channel that may deliver the same event twice passes a stable `enquiry_id`: the second row is ignored.
         """
-        reply = self.engine.ask(text, lang=lang)
+        key = f"{channel}:{user_id}"
+        reply = self.engine.ask(text, lang=lang, after=self.topics.get(key))
+        self.topics.note(key, reply.intent if reply.decision == "answer" else None)
         answered = await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, id=enquiry_id,
                                    text_length=len(text), truncated=int(len(text) > MAX_QUESTION))
         # Composed after the normal answer, outside the matcher: does the question name a situation?
@@ -154,6 +181,7 @@ class Service:
                      chat_type: str | None = None, enquiry_id: str | None = None) -> Answered:
         """Answer a pressed button (a clarify choice or follow-up); raises KeyError for an unknown intent."""
         reply = self.engine.answer_intent(intent_id, lang)
+        self.topics.note(f"{channel}:{user_id}", intent_id)
         return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, via="button",
                                parent_id=parent_id, id=enquiry_id)
 

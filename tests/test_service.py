@@ -8,7 +8,7 @@ import pytest
 import sqlite_utils
 
 from bot.errors import NotYours, UnknownEnquiry
-from bot.service import RateLimiter, Service
+from bot.service import RateLimiter, Service, Topics
 
 
 async def _rows(service: Service) -> list[dict]:
@@ -38,6 +38,28 @@ def test_rate_limiter_window() -> None:
     assert [limiter.allow("u", now=t) for t in (0, 1, 2)] == [True, True, False]
     assert limiter.allow("other", now=2)
     assert limiter.allow("u", now=61.5)
+
+
+async def test_a_topicless_follow_up_asks_about_the_users_last_answer(service: Service) -> None:
+    await service.ask("我40岁了想去职校参加技能培训", channel="web", user_id="a")
+    assert (await service.ask("要钱不", channel="web", user_id="a")).reply.intent == "subsidy.training"
+    assert (await service.ask("要钱不", channel="web", user_id="b")).reply.intent == "subsidy.tuition"   # no topic
+    await service.ask("北京积分落户怎么办", channel="web", user_id="a")        # a fallback forgets the topic
+    assert (await service.ask("要钱不", channel="web", user_id="a")).reply.intent == "subsidy.tuition"
+    await service.choose("enterprise.certification", channel="web", user_id="a", lang="zh")   # so does a button
+    follow = (await service.ask("怎么申请", channel="web", user_id="a")).reply
+    assert follow.intent == "enterprise.certification" and follow.extra["silent"] == ["procedure"]
+
+
+def test_topics_are_kept_per_user_for_a_window() -> None:
+    topics = Topics(window=60, max_keys=2)
+    topics.note("u", "pathway.3plus2", now=0)
+    assert (topics.get("u", now=60), topics.get("u", now=61), topics.get("v", now=0)) == ("pathway.3plus2", None, None)
+    topics.note("u", None)
+    assert topics.get("u", now=1) is None
+    for n, key in enumerate("abc"):
+        topics.note(key, "pathway.3plus2", now=n)
+    assert topics.get("c", now=3) == "pathway.3plus2" and len(topics._last) <= 2
 
 
 # ---- issue 12 rows 7 and 11 ---------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class TerminalChat:
         self.route: tuple[str, dict[str, str]] | None = None   # the flow and answers while in the route finder
         self.offer: RouteOffer | None = None                    # what the last question's situation prefills
         self.last_question: str | None = None     # the last typed question (what an opt-in would be about)
+        self.topic: str | None = None             # the intent last answered (what a topicless follow-up asks of)
 
     def say(self, text: str = "") -> None:
         """Print a block of text followed by a blank line."""
@@ -92,7 +93,7 @@ class TerminalChat:
         elif text.isdigit() and self.options:
             self.pick(int(text))
         else:
-            self.answer(self.engine.ask(text, lang=self.lang), via="text")
+            self.answer(self.engine.ask(text, lang=self.lang, after=self.topic), via="text")
         return True
 
     def set_lang(self, lang: str) -> None:
@@ -186,6 +187,7 @@ class TerminalChat:
         if self.logger is not None:
             self.last_enquiry = self.logger(reply, via=via, parent_id=parent)
         self.lang = reply.lang
+        self.topic = reply.intent if reply.decision == "answer" else None
         self.last_rateable = reply.decision == "answer"
         self.last_question = reply.question if via == "text" else None
         text = general_block(self.engine, reply) + reply.answer

@@ -132,14 +132,21 @@ def topicless(followups: Followups, norm: str) -> Followup | None:
     return followups.topicless(norm, _ASK)
 
 
-def followup_alone(followups: Followups, norm: str, j: Judgement, t: Mapping[str, float]) -> Judgement:
-    """A question that is only a topicless ask ("怎么报名", "how much does it cost") asks it of vocational
-    education: it is answered with the intent followups.yaml names for it asked alone. The rule vouches for it as
-    the answer threshold would; the model's own probability is kept when higher."""
+def followup_alone(followups: Followups, norm: str, j: Judgement, t: Mapping[str, float],
+                   after: str | None = None) -> Judgement:
+    """A question that is only a topicless ask ("怎么报名", "要钱不") asks it of the policy topic the user was
+    just answered with (`after`): the intent followups.yaml names for it after that topic, else that topic again
+    (its answer leads with what the plan does not say). With no such topic and an unsure model, it asks it of
+    vocational education (the kind's `alone`). The rule vouches for the intent as the answer threshold would;
+    the model's own probability is kept when higher."""
     kind = topicless(followups, norm)
-    if kind is None or kind.alone is None:
+    if kind is None:
         return j
-    ranked = tuple(sorted(j.ranked, key=lambda s: s.intent != kind.alone))   # stable: the rule's intent first
+    context = after if after is not None and not after.startswith(NON_POLICY) else None
+    meant = (kind.after(context) or context) if context else (kind.alone if j.decision != "answer" else None)
+    if meant is None:
+        return j
+    ranked = tuple(sorted(j.ranked, key=lambda s: s.intent != meant))   # stable: the rule's intent first
     return Judgement("answer", ranked, round(max(ranked[0].score / 100, t["answer"]), 4), j.out_of_scope)
 
 

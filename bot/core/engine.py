@@ -96,9 +96,10 @@ class Engine:
         """The button title of an intent."""
         return self.intents[intent_id].title[lang]
 
-    def ask(self, text: str, lang: str | None = None) -> Reply:
+    def ask(self, text: str, lang: str | None = None, after: str | None = None) -> Reply:
         """Judge a question (its first MAX_QUESTION characters) with the model and decide: answer, clarify or
-        fallback; note a second ask; lead with the details asked that the plan does not give."""
+        fallback; note a second ask; lead with the details asked that the plan does not give. `after` is the
+        intent this user was just answered with: a topicless follow-up ("要交钱不") asks about it."""
         text = text[:MAX_QUESTION]              # the log stores no more than this, so the model sees no more
         started = time.perf_counter()
         lang = detect_lang(text, default=lang or "zh") if text.strip() else (lang or "zh")
@@ -117,8 +118,7 @@ class Engine:
                 j = self._informative_part(text, j)
             if j.decision == "clarify":
                 j = self._silent_detail(text, norm, j)
-            if j.decision != "answer":
-                j = followup_alone(self.followups, norm, j, self.thresholds)
+            j = followup_alone(self.followups, norm, j, self.thresholds, after if after in self.intents else None)
         candidates = tuple(j.ranked[:3])
         main = exact or j.top
         limit = self._limit(text, norm, main) if exact is None else None

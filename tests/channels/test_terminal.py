@@ -76,6 +76,19 @@ def test_an_answer_numbers_its_follow_ups_and_a_number_picks_one(chat: tuple[Ter
     assert said(out).startswith(engine.answer_intent(reply.related[1].intent, "zh").answer)
 
 
+def test_a_topicless_follow_up_asks_about_the_last_answer(chat: tuple[TerminalChat, io.StringIO],
+                                                           engine: Engine) -> None:
+    terminal, out = chat
+    terminal.handle("我40岁了想去职校参加技能培训")
+    assert terminal.topic == "training.adult"
+    before = len(out.getvalue())
+    terminal.handle("要钱不")
+    assert terminal.topic == "subsidy.training"
+    assert engine.intents["subsidy.training"].answer["zh"][:30] in out.getvalue()[before:]
+    terminal.handle("北京积分落户怎么办")
+    assert terminal.topic is None
+
+
 def test_a_vague_question_offers_numbered_choices(chat: tuple[TerminalChat, io.StringIO], engine: Engine) -> None:
     talk, out = chat
     question = clarifying_question(engine)

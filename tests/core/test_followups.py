@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ROOT
-from bot.core.decide import topicless
+from bot.core.decide import followup_alone, judge, topicless
 from bot.core.engine import Engine
 from bot.core.followups import Followup, Followups, load_followups
 from bot.core.intents import load_intents
@@ -55,6 +55,28 @@ def test_topicless_asks_of_the_shipped_vocabulary(engine: Engine, question: str,
 def test_a_followup_means_an_intent_by_the_topic_it_follows(kind: str, main: str, intent: str | None) -> None:
     found = next(k for k in INTENTS.followups.kinds if k.id == kind)
     assert found.after(main) == intent
+
+
+@pytest.mark.parametrize(("question", "after", "intent"), [
+    ("要钱不", None, "subsidy.tuition"),                       # alone: of vocational education
+    ("要钱不", "training.adult", "subsidy.training"),          # a means rule for that topic
+    ("怎么申请", "enterprise.certification", "enterprise.certification"),   # no rule: the same topic again
+    ("要钱不", "smalltalk.greeting", "subsidy.tuition"),       # small talk is no topic
+    ("找哪个部门", "pathway.3plus2", "policy.contact"),
+    ("学费多少", None, "subsidy.tuition"),                     # the model is sure, the rule agrees
+])
+def test_a_topicless_question_asks_about_the_topic_just_answered(engine: Engine, question: str, after: str | None,
+                                                                 intent: str) -> None:
+    norm = engine.normalizer(question)
+    j = followup_alone(engine.followups, norm, judge(engine.model, norm, engine.thresholds), engine.thresholds, after)
+    assert (j.decision, j.top) == ("answer", intent)
+    assert j.confidence >= engine.thresholds["answer"]
+
+
+def test_a_question_with_a_topic_ignores_the_last_one(engine: Engine) -> None:
+    reply = engine.ask("3加2是啥子意思", after="training.adult")
+    assert (reply.decision, reply.intent) == ("answer", "pathway.3plus2")
+    assert engine.ask("驾校怎么报名", after="training.adult").decision == "fallback"
 
 
 def test_the_first_listed_kind_decides_and_filler_is_matched_normalised() -> None:
