@@ -161,10 +161,10 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
     comparison counts when the model is `part_compare` sure of it. A topicless ask ("咋个报名") counts for the
     intent it means after `main` (intents/followups.yaml)."""
     read = pieces_read(text)
-    found = _piece_asks(model, read, main, normalize, t, near) if len(read) > 1 else []
-    if followups is not None and len(read) > 1:
-        for piece, _ in read:
-            norm = normalize(piece)
+    norms = [normalize(piece) for piece, _ in read] if len(read) > 1 else []   # each piece normalised once
+    found = _piece_asks(model, read, norms, main, t, near) if norms else []
+    if followups is not None:
+        for norm in norms:
             kind = topicless(followups, norm)
             intent = kind.after(main) if kind is not None else None
             if intent is not None and intent != main and intent not in (f for f, _ in found):
@@ -181,12 +181,11 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
     return found
 
 
-def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], main: str, normalize: Callable[[str], str],
+def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], norms: list[str], main: str,
                 t: Mapping[str, float], near: tuple[str, ...]) -> list[tuple[str, str]]:
     any_ask = any(ask for _, ask in read)
     found: list[tuple[str, str]] = []
-    for piece, ask in read:
-        norm = normalize(piece)
+    for (_, ask), norm in zip(read, norms, strict=True):
         if len(norm.replace(" ", "")) < t["part_chars"]:
             continue
         j = judge(model, norm, t)
