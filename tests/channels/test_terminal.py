@@ -297,18 +297,17 @@ def test_vocbot_chat_no_log_writes_nothing_and_ctrl_d_leaves(tmp_path: Path, eng
     assert not (tmp_path / "chat.db").exists()
 
 
-def test_a_fallback_offers_to_be_told_and_the_next_chat_shows_the_answer(settings: Settings, tmp_path: Path) -> None:
+def test_a_fallback_offers_to_be_told_and_the_next_chat_shows_the_answer(settings: Settings, tmp_path: Path,
+                                                                          trimmed_intents: Path) -> None:
     import dataclasses
     import shutil
 
     from loop_data import INTENT, QUESTION, write_intent
 
-    from bot.config import ROOT
-
-    shutil.copytree(ROOT / "intents", tmp_path / "intents")
+    shutil.copytree(trimmed_intents, tmp_path / "intents")   # fits in a second, not the shipped model's seven
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents")
-    engine = Engine.load(configured.intents_dir, configured.content_dir)
+    engine = Engine.load(configured.intents_dir, configured.content_dir, tmp_path / "models")
     logger = SyncLogger(configured, user="alice")
     out = io.StringIO()
     chat = TerminalChat(engine, logger, out=out)
@@ -319,7 +318,7 @@ def test_a_fallback_offers_to_be_told_and_the_next_chat_shows_the_answer(setting
     assert engine.content.message("term_optin_recorded", "zh") in out.getvalue()
     assert rows(configured.db_path, "SELECT channel, status, reply_to FROM optins") == [("terminal", "pending", None)]
     write_intent(configured.intents_dir, configured.content_dir)
-    published = Engine.load(configured.intents_dir, configured.content_dir)
+    published = Engine.load(configured.intents_dir, configured.content_dir, tmp_path / "models")
     later = io.StringIO()
     TerminalChat(published, logger, out=later).greet()
     assert QUESTION in later.getvalue() and published.answer_intent(INTENT, "zh").answer in later.getvalue()
