@@ -34,6 +34,11 @@ class Answered:
     route: RouteOffer | None = None
 
 
+def _per_user(channel: str, user_id: object) -> str:
+    """The in-memory key of a platform user (rate limit, last topic); never stored."""
+    return f"{channel}:{user_id}"
+
+
 class RateLimiter:
     """At most `limit` events per key in any `window` seconds (sliding window, in memory)."""
 
@@ -140,7 +145,7 @@ class Service:
 
     def allow(self, channel: str, user_id: object) -> bool:
         """Per-user rate limit."""
-        return self.limiter.allow(f"{channel}:{user_id}")
+        return self.limiter.allow(_per_user(channel, user_id))
 
     async def ask(self, text: str, *, channel: str, user_id: object, lang: str | None = None,
                   audience: str | None = None, chat_type: str | None = None,
@@ -150,7 +155,7 @@ class Service:
         Only the first MAX_QUESTION characters are matched and stored; the row keeps the full length and a flag.
         A channel that may deliver the same event twice passes a stable `enquiry_id`: the second row is ignored.
         """
-        key = f"{channel}:{user_id}"
+        key = _per_user(channel, user_id)
         reply = self.engine.ask(text, lang=lang, after=self.topics.get(key))
         self.topics.note(key, reply.intent if reply.decision == "answer" else None)
         answered = await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, id=enquiry_id,
@@ -181,7 +186,7 @@ class Service:
                      chat_type: str | None = None, enquiry_id: str | None = None) -> Answered:
         """Answer a pressed button (a clarify choice or follow-up); raises KeyError for an unknown intent."""
         reply = self.engine.answer_intent(intent_id, lang)
-        self.topics.note(f"{channel}:{user_id}", intent_id)
+        self.topics.note(_per_user(channel, user_id), intent_id)
         return await self._log(reply, channel, user_id, audience=audience, chat_type=chat_type, via="button",
                                parent_id=parent_id, id=enquiry_id)
 
