@@ -14,12 +14,13 @@ import numpy as np
 
 from bot.core.followups import Followup, Followups
 from bot.core.model import IntentModel, Scored
+from bot.core.normalize import simplified
 
 DEFAULTS = {"temperature": 1.0, "answer": 0.3, "margin": 0.0, "clarify": 0.12, "window": 0.2, "part_answer": 0.45,
             "part_support": 0.3, "part_ask": 0.3, "part_story": 0.7, "part_compare": 0.6, "silent_answer": 0.45,
             "part_chars": 4, "min_chars": 2}
 NON_POLICY = ("smalltalk.", "support.")
-# "想问培训补贴的事，该找哪个部门": whom to ask leads the reply even when the topic is named first.
+# "想问培训补贴的事，该找哪个部门": whom to ask leads the reply when the topic named first is not itself asked.
 LEADS_ALWAYS = ("policy.contact",)
 # Where a question turns to a second ask: punctuation, spaces between Chinese phrases, and joining words.
 _PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
@@ -28,14 +29,20 @@ _PARTS = re.compile(r"[，,。.？?！!；;：:\n]+|(?<=[\u4e00-\u9fff])\s+(?=[\
 _PIECES = re.compile(f"({_PARTS.pattern})")   # the same, keeping what joined the pieces
 # What makes a piece read as an ask rather than as the story around it: a question mark, a question word or a
 # request to explain. Mid-piece "is a"/"are the" are left out: "Our group is a large manufacturer" tells.
-_ASK = re.compile(r"[？?]|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎样|如何|哪|几|多少|好多|能不能|可不可以|是不是|有没有"
+_ASK = re.compile(r"[？?]|是.{1,20}还是|还是一样|还是不一样"
+                  r"|吗|么|嘛|呢|不$|没$|啥|什么|咋|怎么|怎样|如何|哪|几|多少|好多|能不能|可不可以|是不是|有没有"
                   r"|要不要|会不会|请问|想问|问下|问一下|算不算|行不行|得不得|可以不|能否|是否|([\u4e00-\u9fff])[不没]\1"
                   r"|有没得|莫得|没得$|得不$|多久|多长|好久|几时"
-                  r"|(?i:^\s*(?:what|how|can|could|is|are|do|does|did|will|would|which|who|where|when|why|should|may"
+                  r"|(?i:\b(?:whats|hows|wheres|whos)\b"
+                  r"|^\s*(?:what|how|can|could|is|are|do|does|did|will|would|which|who|where|when|why|should|may"
                   r"|any|has|have)\b|\b(?:tell me|explain|wondering|want to know|like to know|please|what|how|which"
                   r"|whether|who|where|when|why)\b"
                   r"|\b(?:is|are|can|could|do|does|did|will|would|should|has|have)"
                   r" (?:that|this|it|there|they|he|she|i|we|you|my|our)\b)")
+# A request to be told marks an ask, but it asks nothing by itself: "学校老师想问，…" introduces the next piece,
+# and "想问培训补贴的事" names a topic without a question about it.
+_PREFACE = re.compile(r"(?:想|要)?(?:问|请问|问下|问一下|咨询|了解|打听)(?:一下|下)?$")
+_REQUEST = re.compile(r"想问|请问|问下|问一下|(?i:\b(?:please|tell me|explain|wondering|want to know|like to know)\b)")
 
 # A comparison names two things in one piece ("3+2和五年一贯制有啥区别"): each side is judged alone too.
 _COMPARE = re.compile(r"区别|不同|不一样|一样吗|一样不|哪个好|哪个更|哪种|比较|对比"
@@ -108,8 +115,14 @@ def pieces_read(text: str) -> list[tuple[str, bool]]:
         piece = split[n].strip() if split[n] else ""
         if piece:
             after = split[n + 1] if n + 1 < len(split) else ""
-            out.append((piece, bool(_ASK.search(piece) or "?" in after or "？" in after)))
+            asked = _ASK.search(_PREFACE.sub("", simplified(piece)))
+            out.append((piece, bool(asked or "?" in after or "？" in after)))
     return out
+
+
+def is_question(piece: str) -> bool:
+    """Whether a piece asks something by a question word or mark, not only by a request to be told."""
+    return bool(_ASK.search(_REQUEST.sub(" ", simplified(piece))))
 
 
 def asks(text: str) -> list[str]:

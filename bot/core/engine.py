@@ -15,6 +15,7 @@ from bot.core.decide import (
     asks,
     clarify_choices,
     followup_alone,
+    is_question,
     judge,
     parts,
     pieces_read,
@@ -191,7 +192,7 @@ class Engine:
         best = whole
         # An answered whole is replaced only by a piece the model is surer of.
         bar = whole.confidence if whole.decision == "answer" else self.thresholds["part_answer"]
-        for j in self._judged_asks(text):
+        for _, j in self._judged_asks(text):
             if j.decision == "answer" and j.confidence >= bar and (best is whole or j.confidence > best.confidence):
                 best = j
         return best
@@ -199,22 +200,26 @@ class Engine:
     def _first_asked(self, text: str, main: str, also: tuple[str, ...]) -> str:
         """Of the intents a two-part question asks about, the one asked first leads the reply, when each of the
         two has an ask of its own and the model is `part_answer` sure of the first alone. A story with no piece
-        that reads as an ask keeps the intent of the whole ("我在职校读的汽修专业…可以免考一部分")."""
-        if not also or main in LEADS_ALWAYS or not any(ask for _, ask in pieces_read(text)):
+        that reads as an ask keeps the intent of the whole ("我在职校读的汽修专业…可以免考一部分"), and whom to ask
+        keeps the lead over a topic only named ("想问培训补贴的事，该找哪个部门")."""
+        if not also or not any(ask for _, ask in pieces_read(text)):
             return main
-        asked = [j for j in self._judged_asks(text)
+        asked = [(piece, j) for piece, j in self._judged_asks(text)
                  if j.confidence >= self.thresholds["part_support"] and (j.top == main or j.top in also)]
-        if not asked or main not in (j.top for j in asked):
+        if not asked or main not in (j.top for _, j in asked):
             return main
-        return asked[0].top if asked[0].confidence >= self.thresholds["part_answer"] else main
+        piece, first = asked[0]
+        if first.confidence < self.thresholds["part_answer"] or (main in LEADS_ALWAYS and not is_question(piece)):
+            return main
+        return first.top or main
 
-    def _judged_asks(self, text: str) -> list[Judgement]:
-        """The model's judgement of each ask of a question (`decide.asks`) long enough to judge, in order."""
+    def _judged_asks(self, text: str) -> list[tuple[str, Judgement]]:
+        """Each ask of a question (`decide.asks`) long enough to judge, in order, with the model's judgement."""
         found = []
         for piece in asks(text):
             norm = self.normalizer(piece)
             if len(norm.replace(" ", "")) >= self.thresholds["part_chars"]:
-                found.append(judge(self.model, norm, self.thresholds))
+                found.append((piece, judge(self.model, norm, self.thresholds)))
         return found
 
     def _rescue(self, text: str, limit: Limit) -> tuple[str, Judgement] | None:

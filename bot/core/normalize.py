@@ -35,6 +35,11 @@ def detect_lang(text: str, default: str = "zh") -> str:
     return "en" if words * 2 > cjk else "zh"
 
 
+def simplified(text: str) -> str:
+    """Traditional characters as simplified ones, as the normaliser reads them; nothing else changed."""
+    return _T2S.convert(text)
+
+
 def _fold_plus(match: re.Match[str]) -> str:
     a, b = match.group(1), match.group(2)
     return f"{_CN_DIGITS.get(a, a)}+{_CN_DIGITS.get(b, b)}"

@@ -9,6 +9,7 @@ from bot.core.decide import (
     asks,
     clarify_choices,
     compared,
+    is_question,
     judge,
     parts,
     pieces_read,
@@ -82,6 +83,26 @@ def test_pieces_read_marks_asks_by_words_and_question_marks() -> None:
     assert pieces_read("Tell me about 1+X. Thanks") == [("Tell me about 1+X", True), ("Thanks", False)]
     assert pieces_read("Our group is a large manufacturer. Is there a grant") == [
         ("Our group is a large manufacturer", False), ("Is there a grant", True)]
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    ("以後讀完還能讀本科嗎", [("以後讀完還能讀本科嗎", True)]),                     # traditional characters
+    ("學校老師想問，職業啟蒙教育是啥", [("學校老師想問", False), ("職業啟蒙教育是啥", True)]),   # a preface only
+    ("生均经费是比普高高还是一样", [("生均经费是比普高高还是一样", True)]),               # a choice
+    ("Whats the process", [("Whats the process", True)]),
+    ("我想问下 学费", [("我想问下", False), ("学费", False)]),
+])
+def test_pieces_read_knows_traditional_characters_choices_and_prefaces(
+        text: str, read: list[tuple[str, bool]]) -> None:
+    assert pieces_read(text) == read
+
+
+@pytest.mark.parametrize(("piece", "question"), [
+    ("想问一下学徒制的事", False), ("请问企业申报产教融合项目", False), ("Please tell me about the grant", False),
+    ("学徒制在哪些专业开", True), ("Is there a veteran training alliance", True), ("請問學費多少", True),
+])
+def test_is_question_needs_more_than_a_request_to_be_told(piece: str, question: bool) -> None:
+    assert is_question(piece) is question
 
 
 STORY = "我是社区居民，在公告栏看到说北碚在搞职业教育改革，能不能给我讲讲这个方案大概是干啥的？"

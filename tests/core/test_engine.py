@@ -327,8 +327,12 @@ FIRST_ASKED = [
     ("五年一贯制是咋回事？读的时候有没有助学金", "pathway.five_year", "subsidy.student_aid"),
     ("What tax credit can a company get for investing in vocational schools, and how do we get certified as an "
      "integration enterprise?", "enterprise.tax_credit", "enterprise.certification"),
-    # whom to ask leads even when the topic is named first
+    ("職高怎麼報名？讀完以後還能讀本科嗎", "admission.enrollment", "pathway.bachelor"),   # traditional characters
+    ("区里对职校党建有啥要求？另外职校生均经费是比普高高还是一样", "policy.party_leadership", "policy.funding"),
+    # whom to ask leads over a topic only named, not over a question asked first
     ("想问一下学徒制的事，应该找区里哪个部门", "policy.contact", "apprenticeship.modern"),
+    ("Is there a training alliance for veterans, and who do I contact about it?", "training.military",
+     "policy.contact"),
 ]
 
 
