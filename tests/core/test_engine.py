@@ -303,6 +303,7 @@ TOPICLESS = [
     ("三加二是啥 咋个报名", "answer", {"pathway.3plus2", "admission.enrollment"}),
     ("What is the 3+2 programme? how much does it cost per year", "answer", {"pathway.3plus2", "subsidy.tuition"}),
     ("农民可以去职校参加短期培训不 要钱不", "answer", {"training.adult", "subsidy.training"}),
+    ("职高一年学费大概好多钱 报名要交哪些材料", "answer", {"subsidy.tuition", "admission.enrollment"}),
     ("我娃儿实习的那个厂天天让他加班 实习有没有标准管这些 找哪个投诉", "answer",
      {"study.internship", "policy.contact"}),
     # with a topic of its own, off the plan: still no policy answer, and nothing added to an in-scope ask

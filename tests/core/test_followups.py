@@ -22,9 +22,11 @@ QUESTION_WORDS = re.compile(r"吗|怎么|\bhow\b")
     ("要交钱不", "fees"),
     ("一年学费大概好多", "fees"),
     ("how much would it cost per year", "fees"),
-    ("咋个报名", "procedure"),
-    ("報名要交哪些材料", "procedure"),      # fees and procedure words both go; 要交 is filler
+    ("咋个报名", "enrol"),
+    ("報名要交哪些材料", "enrol"),          # enrol and procedure words both go; 要交 is filler
+    ("今年报名啥时候开始", "enrol"),
     ("how do we apply", "procedure"),
+    ("要办哪些手续", "procedure"),
     ("找哪个投诉", "whom"),
     ("who's in charge?", "whom"),
     ("Who should I talk to?", "whom"),
@@ -50,6 +52,9 @@ def test_topicless_asks_of_the_shipped_vocabulary(engine: Engine, question: str,
     ("fees", "enterprise.tax_credit", None),            # an enterprise's cost is not tuition
     ("procedure", "pathway.five_year", "admission.enrollment"),
     ("procedure", "enterprise.certification", None),    # certification's own procedure is in its answer
+    ("procedure", "subsidy.student_aid", None),          # how to apply for aid is the aid's own answer
+    ("enrol", "subsidy.student_aid", "admission.enrollment"),   # but enrolling is enrolment
+    ("enrol", "cert.one_plus_x", None),                  # signing up for an exam is not enrolment
     ("whom", "study.internship", "policy.contact"),
 ])
 def test_a_followup_means_an_intent_by_the_topic_it_follows(kind: str, main: str, intent: str | None) -> None:
