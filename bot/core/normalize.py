@@ -36,8 +36,9 @@ def detect_lang(text: str, default: str = "zh") -> str:
 
 
 def simplified(text: str) -> str:
-    """Traditional characters as simplified ones, as the normaliser reads them; nothing else changed."""
-    return _T2S.convert(text)
+    """Traditional characters as simplified ones, as the normaliser reads them, without invisible characters
+    (a lone surrogate cannot even be converted)."""
+    return _T2S.convert(_INVISIBLE.sub("", text))
 
 
 def _fold_plus(match: re.Match[str]) -> str:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.normalize import MAX_MATCH, Normalizer, detect_lang
+from bot.core.normalize import MAX_MATCH, Normalizer, detect_lang, simplified
 
 SYNONYMS = {"中职": ["职高", "中专", "技校"], "高职": ["大专"], "3+2": ["三二分段"],
             "higher vocational": ["junior college"]}
@@ -71,3 +71,18 @@ def test_never_raises_and_is_idempotent(text: str) -> None:
     once = normaliser(text)
     assert len(once) <= MAX_MATCH
     assert normaliser(once) == once
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("職高怎麼報名？", "职高怎么报名？"),       # punctuation and everything else kept
+    ("学费\u200b多少 ok", "学费多少 ok"),
+    ("a\ud800b\udfffc", "abc"),              # a lone surrogate cannot be converted; it goes
+])
+def test_simplified_converts_only_the_characters(text: str, expected: str) -> None:
+    assert simplified(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0xFFFF, exclude_categories=()), max_size=200))
+def test_simplified_never_raises(text: str) -> None:
+    assert isinstance(simplified(text), str)
