@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -37,20 +37,40 @@ def _vocbot() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class ServeFailed(Exception):
+    """`vocbot serve` ended before it said it was running; the message holds the end of its stderr."""
 
 
-async def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    """`vocbot serve` on a fixed port (the browser's origin, and so its session, survives the restart)."""
-    proc = subprocess.Popen([*_vocbot(), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+async def _serve(env: dict[str, str], port: int, stderr: Path) -> tuple[subprocess.Popen, int]:
+    """`vocbot serve` on `port` (0 picks a free one); the process and the port it bound."""
+    with stderr.open("ab") as err:
+        proc = subprocess.Popen([*_vocbot(), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                                stderr=err, text=True)
     assert proc.stdout is not None
-    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
-    assert "vocbot is running" in line, line
-    return proc
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+    except TimeoutError:
+        line = ""
+    match = re.search(r"vocbot is running: open http://127\.0\.0\.1:(\d+)/", line)
+    if match is None:
+        proc.kill()
+        await asyncio.to_thread(proc.communicate, timeout=20)
+        raise ServeFailed(f"{line!r}; stderr ends: {stderr.read_text(errors='replace')[-2000:]}")
+    return proc, int(match.group(1))
+
+
+async def _restart(env: dict[str, str], port: int, stderr: Path) -> subprocess.Popen:
+    """`vocbot serve` again on the same port (the browser's origin, and so its session, survives the restart).
+
+    Another test's client connection may hold the port as its source port for a moment: retry a few times."""
+    for attempt in range(5):
+        try:
+            return (await _serve(env, port, stderr))[0]
+        except ServeFailed as exc:
+            if "Cannot listen" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def _optins(db: Path) -> list[tuple]:
@@ -103,13 +123,14 @@ async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: P
     shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     db = tmp_path / "enquiries.db"
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    stderr = tmp_path / "serve.stderr"
     async with FakeBotAPI() as fake, chromium_page(tmp_path / "profile") as page:
         env = {**os.environ, "VOCBOT_DB": str(db), "VOCBOT_HASH_KEY": HASH_KEY, "VOCBOT_STAFF_PASSWORD": PASSWORD,
                "VOCBOT_INTENTS_DIR": str(tmp_path / "intents"), "TELEGRAM_BOT_TOKEN": TOKEN,
                "TELEGRAM_API_URL": fake.url, "PYTHONUNBUFFERED": "1"}
-        proc = await _serve(env, port)
+        # Port 0: a port picked here and closed again can be taken by another test's client before serve binds it.
+        proc, port = await _serve(env, 0, stderr)
+        base = f"http://127.0.0.1:{port}"
         try:
             # 1. Telegram: a fallback, and the opt-in button.
             user = fake.user(ASKER)
@@ -139,7 +160,7 @@ async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: P
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             proc.stdout.close()
-            proc = await _serve(env, port)
+            proc = await _restart(env, port, stderr)
             # 6. The same question now gets decision `answer`, in Telegram and on the web API.
             since = fake.mark()
             again = await fake.reply_to(fake.say(fake.user(LATER), QUESTION), since=since, timeout=30)
