@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 import yaml
 
 from bot.config import ROOT, Settings
-from bot.core.engine import Engine
+from bot.core.engine import MODEL_CACHE, Engine
+from bot.core.training import model_path
 from bot.service import Service
 
 
@@ -36,6 +38,28 @@ def trimmed_intents(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 if lang in topic:
                     topic[lang] = topic[lang][:8]
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def variant_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model cache for the tests' own copies of the intents: their fits never push the shipped model out of
+    db/models (which keeps the few most recently used), so no later test refits it."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+def own_models(tmp_path: Path, engine: Engine) -> Path:
+    """A model cache of the test's own that starts with the shipped model (hard-linked): a test that changes its
+    copy of the shipped intents fits into it, and loads the unchanged copy without a fit."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shipped = model_path(MODEL_CACHE, engine.model.key)
+    if shipped.exists():
+        try:
+            os.link(shipped, folder / shipped.name)
+        except OSError:
+            shutil.copyfile(shipped, folder / shipped.name)
     return folder
 
 

@@ -48,12 +48,17 @@ def editor_form(**overrides: object) -> list[tuple[str, str]]:
     return out
 
 
-def write_intent(intents_dir: Path, content_dir: Path) -> Path:
-    """Write the new intent as the editor's save does (validated, its own file); returns the file."""
+def intent_change(intents_dir: Path) -> tuple[Path, str, str]:
+    """The new intent as the editor renders it: its own file, the file's old and new text."""
     draft = editing.Draft(id=INTENT, audience="student",
                           title={"zh": "中职转普高", "en": "Moving to general high school"},
                           answer={"zh": ANSWER_ZH, "en": ANSWER_EN}, examples={"zh": EXAMPLES_ZH, "en": EXAMPLES_EN},
                           source=["三(一)4"], related=["pathway.overview", "pathway.3plus2"])
-    path, old, new = editing.render_change(intents_dir, draft, None)
-    editing.write(intents_dir, content_dir, path, old, new)
+    return editing.render_change(intents_dir, draft, None)
+
+
+def write_intent(intents_dir: Path, content_dir: Path, cache_dir: Path) -> Path:
+    """Write the new intent as the editor's save does (validated, its own file); returns the file."""
+    path, old, new = intent_change(intents_dir)
+    editing.write(intents_dir, content_dir, path, old, new, cache_dir)
     return path

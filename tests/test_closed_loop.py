@@ -119,14 +119,16 @@ async def _staff_writes_and_publishes(page: Page, base: str) -> None:
     await expect(page.locator("table.versions tbody tr").first).to_contain_text("admin")
 
 
-async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: Path, trimmed_intents: Path) -> None:
+async def test_the_closed_loop_across_telegram_the_web_and_a_sigkill(tmp_path: Path, trimmed_intents: Path,
+                                                                     variant_models: Path) -> None:
     shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     db = tmp_path / "enquiries.db"
     stderr = tmp_path / "serve.stderr"
     async with FakeBotAPI() as fake, chromium_page(tmp_path / "profile") as page:
         env = {**os.environ, "VOCBOT_DB": str(db), "VOCBOT_HASH_KEY": HASH_KEY, "VOCBOT_STAFF_PASSWORD": PASSWORD,
-               "VOCBOT_INTENTS_DIR": str(tmp_path / "intents"), "TELEGRAM_BOT_TOKEN": TOKEN,
+               "VOCBOT_INTENTS_DIR": str(tmp_path / "intents"), "VOCBOT_MODEL_DIR": str(variant_models),
+               "TELEGRAM_BOT_TOKEN": TOKEN,
                "TELEGRAM_API_URL": fake.url, "PYTHONUNBUFFERED": "1"}
         # Port 0: a port picked here and closed again can be taken by another test's client before serve binds it.
         proc, port = await _serve(env, 0, stderr)

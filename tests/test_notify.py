@@ -22,11 +22,13 @@ from bot.service import Service
 
 
 @pytest.fixture
-async def svc(settings: Settings, tmp_path: Path, trimmed_intents: Path) -> AsyncIterator[Service]:
+async def svc(settings: Settings, tmp_path: Path, trimmed_intents: Path,
+              variant_models: Path) -> AsyncIterator[Service]:
     shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
-    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents")
-    service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir), Store(configured))
+    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents", model_dir=variant_models)
+    service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir),
+                      Store(configured))
     service.start()
     yield service
     await service.drain_notices()
@@ -84,7 +86,7 @@ async def test_unanswered_questions_stay_pending_and_answered_ones_are_sent_once
     svc.notifier.register("telegram", outbox)
     assert await svc.notifier.push(svc.engine) == 0
     assert rows(svc)[0]["status"] == "pending" and outbox.sent == []
-    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir, svc.settings.model_dir)
     assert await svc.reload_engine() is None
     await svc.drain_notices()
     assert outbox.sent == [(QUESTION, INTENT, "4200")]
@@ -99,7 +101,7 @@ async def test_unanswered_questions_stay_pending_and_answered_ones_are_sent_once
 
 async def test_a_notice_claimed_before_a_crash_is_not_sent_again(svc: Service) -> None:
     await opted_in(svc)
-    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir, svc.settings.model_dir)
     svc.notifier.register("telegram", Outbox(fail=True))     # claimed, then the send dies (as a crash would)
     assert await svc.reload_engine() is None
     await svc.drain_notices()
@@ -114,7 +116,7 @@ async def test_two_pushes_at_once_send_one_notice(svc: Service) -> None:
     import asyncio
 
     await opted_in(svc)
-    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir, svc.settings.model_dir)
     assert await svc.reload_engine(notify=False) is None
     outbox = Outbox()
     svc.notifier.register("telegram", outbox)
@@ -126,7 +128,7 @@ async def test_withdrawing_erases_the_address_and_nothing_is_sent(svc: Service) 
     await opted_in(svc)
     assert await svc.notifier.withdraw("telegram", svc.user_key("telegram", 42)) == 1
     assert (rows(svc)[0]["status"], rows(svc)[0]["reply_to"]) == ("withdrawn", None)
-    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir, svc.settings.model_dir)
     outbox = Outbox()
     svc.notifier.register("telegram", outbox)
     assert await svc.reload_engine() is None
@@ -139,7 +141,7 @@ async def test_pull_channels_collect_once(svc: Service) -> None:
     key = svc.user_key("web", "session-1")
     await svc.notifier.opt_in(answered.enquiry_id, "web", key, QUESTION, "zh")
     assert await svc.notifier.collect(svc.engine, "web", key) == []
-    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir, svc.settings.model_dir)
     assert await svc.reload_engine() is None
     [notice] = await svc.notifier.collect(svc.engine, "web", key)
     assert (notice.question, notice.reply.intent) == (QUESTION, INTENT)
@@ -193,7 +195,7 @@ async def test_a_certain_refusal_stays_pending_and_is_sent_at_the_next_push(svc:
     from bot.notify import NotSent
 
     await opted_in(svc)
-    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir, svc.settings.model_dir)
     svc.notifier.register("telegram", Refusing(NotSent("502 Bad Gateway")))
     assert await svc.reload_engine() is None
     await svc.drain_notices()
@@ -208,7 +210,7 @@ async def test_a_dead_address_is_given_up_and_erased(svc: Service) -> None:
     from bot.notify import Undeliverable
 
     await opted_in(svc)
-    write_intent(svc.settings.intents_dir, svc.settings.content_dir)
+    write_intent(svc.settings.intents_dir, svc.settings.content_dir, svc.settings.model_dir)
     refusing = Refusing(Undeliverable("Forbidden: bot was blocked by the user"))
     svc.notifier.register("telegram", refusing)
     assert await svc.reload_engine() is None

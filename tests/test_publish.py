@@ -24,11 +24,13 @@ ANSWERED = "3加2是啥子意思"
 
 
 @pytest.fixture
-async def client(settings: Settings, tmp_path: Path) -> AsyncIterator[TestClient]:
+async def client(settings: Settings, tmp_path: Path, own_models: Path) -> AsyncIterator[TestClient]:
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
-    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents", rate_per_minute=1000)
-    service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir), Store(configured))
+    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents", rate_per_minute=1000,
+                                     model_dir=own_models)
+    service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir),
+                      Store(configured))
     async with TestClient(TestServer(web.create_app(service))) as c:
         yield c
 
@@ -45,7 +47,7 @@ async def test_the_channels_answer_throughout_a_slow_publish(client: TestClient,
         return real()
 
     monkeypatch.setattr(service, "build_engine", slow_build)
-    write_intent(service.settings.intents_dir, service.settings.content_dir)
+    write_intent(service.settings.intents_dir, service.settings.content_dir, service.settings.model_dir)
     old = service.engine
     publish = asyncio.create_task(service.reload_engine())
     await asyncio.to_thread(building.wait, 5)
@@ -78,6 +80,6 @@ async def test_a_failing_build_changes_nothing_and_says_why(client: TestClient) 
 
 async def test_publishes_at_once_run_one_after_the_other(client: TestClient) -> None:
     service: Service = client.server.app[web.SERVICE]
-    write_intent(service.settings.intents_dir, service.settings.content_dir)
+    write_intent(service.settings.intents_dir, service.settings.content_dir, service.settings.model_dir)
     results = await asyncio.gather(*(service.reload_engine(notify=False) for _ in range(3)))
     assert results == [None, None, None] and INTENT in service.engine.intents

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -92,18 +93,21 @@ def test_sessions_are_minted_and_signed(service: Service) -> None:
         assert not service.session_valid(forged)
 
 
-def _own_intents(service: Service, tmp_path) -> None:
+def _own_intents(service: Service, tmp_path, models: Path | None = None) -> None:
+    """A private copy of the shipped intents; a test that changes it fits into its own model cache."""
     import dataclasses
     import shutil
 
     from bot.config import ROOT
 
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
-    service.settings = dataclasses.replace(service.settings, intents_dir=tmp_path / "intents")
+    service.settings = dataclasses.replace(service.settings, intents_dir=tmp_path / "intents",
+                                           model_dir=models or service.settings.model_dir)
 
 
-async def test_reload_retrains_in_the_background_and_swaps_whole(service: Service, tmp_path) -> None:
-    _own_intents(service, tmp_path)
+async def test_reload_retrains_in_the_background_and_swaps_whole(service: Service, tmp_path,
+                                                                own_models: Path) -> None:
+    _own_intents(service, tmp_path, own_models)
     old = service.engine
     (tmp_path / "intents" / "learned.yaml").write_text(
         "examples:\n  cert.credit_bank:\n    zh: [学分存折咋个开户]\n", encoding="utf-8")

@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from bot.core.engine import Engine
+from bot.core.engine import MODEL_CACHE, Engine
 from bot.core.intents import SPECIAL_FILES, Intent
 from bot.core.learn import locked
 from bot.core.yamlfile import read_yaml
@@ -233,12 +233,15 @@ def _copy(intents_dir: Path) -> Iterator[Path]:
         yield target
 
 
-def validate(intents_dir: Path, content_dir: Path, path: Path, text: str) -> Engine:
-    """The engine the intents would give with `path` holding `text`; DataError (naming the real file) if invalid."""
+def validate(intents_dir: Path, content_dir: Path, path: Path, text: str,
+             cache_dir: Path | None = MODEL_CACHE) -> Engine:
+    """The engine the intents would give with `path` holding `text`; DataError (naming the real file) if invalid.
+
+    Its model is cached in `cache_dir`, so publishing the same text later loads it instead of fitting again."""
     with _copy(intents_dir) as temp:
         (temp / path.name).write_text(text, encoding="utf-8")
         try:
-            return Engine.load(temp, content_dir)
+            return Engine.load(temp, content_dir, cache_dir)
         except DataError as exc:
             # Name the real folder, not the temporary copy.
             exc.args = (str(exc).replace(str(temp), str(intents_dir)),)
@@ -246,14 +249,15 @@ def validate(intents_dir: Path, content_dir: Path, path: Path, text: str) -> Eng
             raise
 
 
-def write(intents_dir: Path, content_dir: Path, path: Path, old: str, text: str) -> None:
+def write(intents_dir: Path, content_dir: Path, path: Path, old: str, text: str,
+          cache_dir: Path | None = MODEL_CACHE) -> None:
     """Validate again and write atomically, if the file still holds `old` (one writer at a time)."""
     with locked(intents_dir):
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != old:
             raise EditError(f"{path.name} changed since the editor opened it; reload the editor and apply "
                             "your change again.")
-        validate(intents_dir, content_dir, path, text)
+        validate(intents_dir, content_dir, path, text, cache_dir)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(temp, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -137,7 +137,8 @@ async def submit(request: web.Request) -> web.Response:
     v_errors: list[str] = []
     try:
         path, old, new = await asyncio.to_thread(editing.render_change, settings.intents_dir, draft, file_name)
-        candidate = await asyncio.to_thread(editing.validate, settings.intents_dir, settings.content_dir, path, new)
+        candidate = await asyncio.to_thread(editing.validate, settings.intents_dir, settings.content_dir, path, new,
+                                            settings.model_dir)
     except VocbotError as exc:
         v_errors.append(str(exc))
     if v_errors or action == "preview":
@@ -149,7 +150,8 @@ async def submit(request: web.Request) -> web.Response:
                      warnings=warnings, matches=matches, diff=editing.diff(old, new, path.name))
     author = ctx.session(request).user
     try:
-        await asyncio.to_thread(editing.write, settings.intents_dir, settings.content_dir, path, old, new)
+        await asyncio.to_thread(editing.write, settings.intents_dir, settings.content_dir, path, old, new,
+                                settings.model_dir)
     except VocbotError as exc:
         return _page(request, draft, file_name or "", enquiry_ids, questions, 409, errors=[str(exc)])
     await service.store.achange(versions.add_version, author, draft.id, path.name, "edit" if old else "create",

@@ -54,7 +54,8 @@ async def restore(request: web.Request) -> web.Response:
     try:
         draft = editing.draft_from_text(version["body"])
         path, old, new = await asyncio.to_thread(editing.render_change, settings.intents_dir, draft, version["file"])
-        await asyncio.to_thread(editing.write, settings.intents_dir, settings.content_dir, path, old, new)
+        await asyncio.to_thread(editing.write, settings.intents_dir, settings.content_dir, path, old, new,
+                                settings.model_dir)
     except VocbotError as exc:
         ctx.flash(request, "error", "dash_restore_failed", error=str(exc))
         raise web.HTTPSeeOther(ctx.url(request, "versions")) from None

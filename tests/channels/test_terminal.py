@@ -306,8 +306,8 @@ def test_a_fallback_offers_to_be_told_and_the_next_chat_shows_the_answer(setting
 
     shutil.copytree(trimmed_intents, tmp_path / "intents")   # fits in a second, not the shipped model's seven
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
-    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents")
-    engine = Engine.load(configured.intents_dir, configured.content_dir, tmp_path / "models")
+    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents", model_dir=tmp_path / "models")
+    engine = Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir)
     logger = SyncLogger(configured, user="alice")
     out = io.StringIO()
     chat = TerminalChat(engine, logger, out=out)
@@ -317,7 +317,7 @@ def test_a_fallback_offers_to_be_told_and_the_next_chat_shows_the_answer(setting
     chat.handle(str(len(engine.menu.topics_for(None)) + 1))
     assert engine.content.message("term_optin_recorded", "zh") in out.getvalue()
     assert rows(configured.db_path, "SELECT channel, status, reply_to FROM optins") == [("terminal", "pending", None)]
-    write_intent(configured.intents_dir, configured.content_dir)
+    write_intent(configured.intents_dir, configured.content_dir, configured.model_dir)
     published = Engine.load(configured.intents_dir, configured.content_dir, tmp_path / "models")
     later = io.StringIO()
     TerminalChat(published, logger, out=later).greet()

@@ -31,12 +31,13 @@ DAY1, DAY2 = (TODAY - dt.timedelta(days=20)).isoformat(), (TODAY - dt.timedelta(
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trimmed_intents: Path) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trimmed_intents: Path, variant_models: Path) -> Path:
     """VOCBOT_DB and VOCBOT_INTENTS_DIR in a temporary folder (the intents are a copy of the shipped ones)."""
     shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     monkeypatch.setenv("VOCBOT_DB", str(tmp_path / "e.db"))
     monkeypatch.setenv("VOCBOT_INTENTS_DIR", str(tmp_path / "intents"))
+    monkeypatch.setenv("VOCBOT_MODEL_DIR", str(variant_models))
     monkeypatch.setenv("VOCBOT_HASH_KEY", "k")
     monkeypatch.delenv("VOCBOT_RETENTION_DAYS", raising=False)
     return tmp_path

@@ -11,10 +11,11 @@ import pytest
 import test_staff
 import yaml
 from aiohttp.test_utils import TestClient
-from loop_data import ANSWER_ZH, INTENT, QUESTION, editor_form
+from loop_data import ANSWER_ZH, INTENT, QUESTION, editor_form, intent_change
 from test_staff import HOSTILE, login, service_of
 
 from bot.config import ROOT, Settings
+from bot.core import editing
 from bot.log import versions
 
 clock, dash, staff_settings = test_staff.clock, test_staff.dash, test_staff.staff_settings     # the fixtures
@@ -220,3 +221,22 @@ async def test_the_new_pages_need_no_script_style_or_outside_asset(dash: TestCli
     for page in pages:
         assert test_staff.markup(page) == {"script": 0, "style": 0, "style_attr": 0, "handlers": 0, "external": 0}
     assert (await dash.get("/staff/versions/999")).status == 404
+
+
+def test_a_preview_fits_into_the_configured_model_cache_and_the_save_reuses_it(
+        tmp_path: Path, trimmed_intents: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VOCBOT_MODEL_DIR holds the preview's model too (not db/models), and saving the previewed text fits nothing."""
+    from bot.core import training
+
+    fits = []
+    fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *args, **kw: fits.append(1) or fit(*args, **kw))
+    intents, models = tmp_path / "intents", tmp_path / "models"
+    shutil.copytree(trimmed_intents, intents)
+    path, old, new = intent_change(intents)
+    candidate = editing.validate(intents, ROOT / "content", path, new, models)
+    assert len(fits) == 1
+    assert [p.name for p in models.glob("intent-model-*.npz")] == [f"intent-model-{candidate.model.key}.npz"]
+    editing.write(intents, ROOT / "content", path, old, new, models)
+    assert path.read_text(encoding="utf-8") == new
+    assert len(fits) == 1

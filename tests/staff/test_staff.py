@@ -37,11 +37,12 @@ PAGES = ["/staff/", "/staff/?days=7", "/staff/?days=all", "/staff/enquiries", "/
 
 
 @pytest.fixture
-def staff_settings(settings: Settings, tmp_path: Path, trimmed_intents: Path) -> Settings:
+def staff_settings(settings: Settings, tmp_path: Path, trimmed_intents: Path, variant_models: Path) -> Settings:
     """Settings with a staff password and a private copy of the intents (promote writes to it)."""
     shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
-    return dataclasses.replace(settings, staff_password=PASSWORD, intents_dir=tmp_path / "intents")
+    return dataclasses.replace(settings, staff_password=PASSWORD, intents_dir=tmp_path / "intents",
+                               model_dir=variant_models)
 
 
 @pytest.fixture

@@ -23,13 +23,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def service(settings: Settings, fake: FakeBotAPI, tmp_path: Path,
-                  trimmed_intents: Path) -> AsyncIterator[Service]:
+async def service(settings: Settings, fake: FakeBotAPI, tmp_path: Path, trimmed_intents: Path,
+                  variant_models: Path) -> AsyncIterator[Service]:
     """The Telegram service on a private copy of the intents (the tests publish into it)."""
     shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
-    configured = bot_settings(settings, fake, admin_ids=frozenset({ADMIN}), intents_dir=tmp_path / "intents")
-    engine = Engine.load(configured.intents_dir, configured.content_dir)
+    configured = bot_settings(settings, fake, admin_ids=frozenset({ADMIN}), intents_dir=tmp_path / "intents",
+                              model_dir=variant_models)
+    engine = Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir)
     async with running_service(configured, engine) as svc:
         yield svc
 
@@ -73,7 +74,7 @@ async def test_after_a_publish_the_asker_gets_the_answer_quoting_the_question_on
         fake: FakeBotAPI, service: Service, bot: object) -> None:
     user = fake.user(3003)
     await opt_in(fake, service, user)
-    write_intent(service.settings.intents_dir, service.settings.content_dir)
+    write_intent(service.settings.intents_dir, service.settings.content_dir, service.settings.model_dir)
     mark = fake.mark()
     assert await service.reload_engine() is None
     notice = await fake.wait_call("sendMessage", since=mark, chat_id=3003, timeout=60)
@@ -92,7 +93,8 @@ async def test_cli_promote_then_reload_in_telegram_notifies_the_asker(
     eid = await opt_in(fake, service, user)
     settings = service.settings
     for name, value in (("VOCBOT_DB", str(settings.db_path)), ("VOCBOT_HASH_KEY", settings.hash_key or ""),
-                        ("VOCBOT_INTENTS_DIR", str(settings.intents_dir))):
+                        ("VOCBOT_INTENTS_DIR", str(settings.intents_dir)),
+                        ("VOCBOT_MODEL_DIR", str(settings.model_dir))):
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(cli, ["logs", "promote", eid, "pathway.overview"])
     assert result.exit_code == 0, result.output
@@ -113,7 +115,7 @@ async def test_a_refused_notice_waits_and_goes_out_once_when_the_bot_starts_agai
     user = fake.user(3005)
     async with running_bot(service):
         await opt_in(fake, service, user)
-        write_intent(service.settings.intents_dir, service.settings.content_dir)
+        write_intent(service.settings.intents_dir, service.settings.content_dir, service.settings.model_dir)
         fake.fail("sendMessage", status=500, times=10)           # every attempt refused (Bad Gateway and co.)
         assert await service.reload_engine() is None
         await service.drain_notices()

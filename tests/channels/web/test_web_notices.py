@@ -19,11 +19,13 @@ from bot.service import Service
 
 
 @pytest.fixture
-async def client(settings: Settings, tmp_path: Path, trimmed_intents: Path) -> AsyncIterator[TestClient]:
+async def client(settings: Settings, tmp_path: Path, trimmed_intents: Path,
+                 variant_models: Path) -> AsyncIterator[TestClient]:
     shutil.copytree(trimmed_intents, tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
-    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents")
-    service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir), Store(configured))
+    configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents", model_dir=variant_models)
+    service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir),
+                      Store(configured))
     async with TestClient(TestServer(web.create_app(service))) as c:
         yield c
 
@@ -49,7 +51,7 @@ async def test_opt_in_then_the_notice_arrives_once_on_the_next_load(client: Test
     assert again["added"] is False
     assert (await (await client.post("/api/notices", json={"session": s1})).json())["notices"] == []
     service = service_of(client)
-    write_intent(service.settings.intents_dir, service.settings.content_dir)
+    write_intent(service.settings.intents_dir, service.settings.content_dir, service.settings.model_dir)
     assert await service.reload_engine() is None
     [notice] = (await (await client.post("/api/notices", json={"session": s1})).json())["notices"]
     assert (notice["question"], notice["decision"], notice["intent"]) == (QUESTION, "answer", INTENT)
@@ -76,7 +78,7 @@ async def test_the_stop_link_withdraws_every_pending_request(client: TestClient)
     body = await (await client.post("/api/notify/stop", json={"session": s3})).json()
     assert body["withdrawn"] == 0
     service = service_of(client)
-    write_intent(service.settings.intents_dir, service.settings.content_dir)
+    write_intent(service.settings.intents_dir, service.settings.content_dir, service.settings.model_dir)
     assert await service.reload_engine() is None
     assert (await (await client.post("/api/notices", json={"session": s3})).json())["notices"] == []
 

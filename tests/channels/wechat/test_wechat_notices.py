@@ -20,12 +20,14 @@ OPENID = "oNotice-user"
 
 
 @pytest.fixture
-async def channel(settings: Settings, fake: FakeWeChat, tmp_path: Path) -> AsyncIterator[WeChatChannel]:
+async def channel(settings: Settings, fake: FakeWeChat, tmp_path: Path,
+                  own_models: Path) -> AsyncIterator[WeChatChannel]:
     """The channel on a copy of the shipped intents that a test may extend and publish."""
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
-    configured = wechat_settings(dataclasses.replace(settings, intents_dir=tmp_path / "intents"), fake)
-    engine = Engine.load(configured.intents_dir, configured.content_dir)
+    configured = wechat_settings(dataclasses.replace(settings, intents_dir=tmp_path / "intents",
+                                                     model_dir=own_models), fake)
+    engine = Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir)
     async with running(configured, engine, fake) as running_channel:
         yield running_channel
 
@@ -39,7 +41,7 @@ async def say(fake: FakeWeChat, text: str) -> str:
 async def publish(channel: WeChatChannel, write: bool = True) -> None:
     service = channel.service
     if write:
-        write_intent(service.settings.intents_dir, service.settings.content_dir)
+        write_intent(service.settings.intents_dir, service.settings.content_dir, service.settings.model_dir)
     assert await service.reload_engine() is None
     await service.drain_notices()
 
