@@ -196,8 +196,9 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
 
 def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], norms: list[str], main: str,
                 t: Mapping[str, float], near: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The pieces' other intents, asks before story and surer first: a reply addresses only the first few."""
     any_ask = any(ask for _, ask in read)
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, bool, float]] = []
     for (_, ask), norm in zip(read, norms, strict=True):
         if len(norm.replace(" ", "")) < t["part_chars"]:
             continue
@@ -210,6 +211,7 @@ def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], norms: list[st
         ask = ask or not any_ask
         sure = (j.confidence >= t["part_answer"] or (j.confidence >= t["part_support"] and top in near)
                 or (ask and j.confidence >= t["part_ask"]))
-        if sure and (ask or j.confidence >= t["part_story"]) and top not in (f for f, _ in found):
-            found.append((top, norm))
-    return found
+        if sure and (ask or j.confidence >= t["part_story"]) and top not in (f[0] for f in found):
+            found.append((top, norm, ask, j.confidence))
+    found.sort(key=lambda f: (not f[2], -f[3]))
+    return [(intent, norm) for intent, norm, _, _ in found]

@@ -334,6 +334,11 @@ FIRST_ASKED = [
     ("想问一下学徒制的事，应该找区里哪个部门", "policy.contact", "apprenticeship.modern"),
     ("Is there a training alliance for veterans, and who do I contact about it?", "training.military",
      "policy.contact"),
+    # a reply addresses two more asks at most: the asks come before what the story names
+    ("我女儿读中职护理专业，学校在推1+X，她考了老年照护证。想问拿了证考别的能不能免考？还有证书能存进学分银行不？",
+     "cert.exemption", "cert.credit_bank"),
+    ("我儿子在读中职汽修专业二年级，他说学校在搞1+X证书，他已经考了一个证。现在他想问，拿了这个证以后考别的证能不能"
+     "免考一部分？另外这些证书能不能存进学分银行？", "cert.exemption", "cert.credit_bank"),
 ]
 
 
