@@ -172,16 +172,17 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
     an intent the whole question also ranks high (`near`), or, when the piece reads as an ask, `part_ask` sure.
     A piece of the story around the asks counts only when the model is `part_story` sure of it. Each side of a
     comparison counts when the model is `part_compare` sure of it. A topicless ask ("咋个报名") counts for the
-    intent it means after `main` (intents/followups.yaml)."""
+    intent it means after `main` (intents/followups.yaml), and so does such an ask inside an ask about a topic
+    ("Who should a company contact about joining a cooperation project?") unless the model reads that piece as
+    off-topic ("我们老师该去哪里投诉" about a private school's wages)."""
     read = pieces_read(text)
     norms = [normalize(piece) for piece, _ in read] if len(read) > 1 else []   # each piece normalised once
     found = _piece_asks(model, read, norms, main, t, near) if norms else []
-    if followups is not None:
-        for norm in norms:
-            kind = topicless(followups, norm)
-            intent = kind.after(main) if kind is not None else None
-            if intent is not None and intent != main and intent not in (f for f, _ in found):
-                found.append((intent, norm))
+    if followups is not None and norms:
+        for (_, ask), norm in zip(read, norms, strict=True):
+            for intent in _followup_intents(model, followups, norm, ask, main, t):
+                if intent != main and intent not in (f for f, _ in found):
+                    found.append((intent, norm))
     for side in compared(text):
         norm = normalize(side)
         if len(norm.replace(" ", "")) < t["min_chars"]:
@@ -192,6 +193,21 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
                 and j.confidence >= t["part_compare"] and top not in (f for f, _ in found)):
             found.append((top, norm))
     return found
+
+
+def _followup_intents(model: IntentModel, followups: Followups, norm: str, ask: bool, main: str,
+                      t: Mapping[str, float]) -> list[str]:
+    """What the kinds of ask in a piece mean after `main`: a topicless piece's kind, or the kinds named inside
+    an ask the model reads as on-topic."""
+    kind = topicless(followups, norm)
+    if kind is not None:
+        kinds = [kind]
+    elif ask and (kinds := followups.named(norm)):
+        judged = judge(model, norm, t)
+        kinds = kinds if judged.out_of_scope < judged.confidence else []
+    else:
+        return []
+    return [intent for k in kinds if (intent := k.after(main)) is not None]
 
 
 def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], norms: list[str], main: str,

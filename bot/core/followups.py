@@ -48,11 +48,15 @@ class Followups:
         """The same vocabulary with the filler words normalised as questions are (simplified, synonyms)."""
         return Followups(self.kinds, frozenset(n for w in self.filler for n in normalize(w).split()))
 
+    def named(self, norm: str) -> list[Followup]:
+        """The kinds whose ask words a normalised text has, in the order listed."""
+        return [kind for kind in self.kinds if any(p.search(norm) for p in kind.asks)]
+
     def topicless(self, norm: str, question_words: re.Pattern[str]) -> Followup | None:
         """The kind of a normalised text that is only a topicless ask: once its ask words, the
         `question_words` and the filler are taken out, no word of two or more letters is left. Of the kinds
         whose words it has, the first listed is its kind."""
-        matched = [kind for kind in self.kinds if any(p.search(norm) for p in kind.asks)]
+        matched = self.named(norm)
         if not matched:
             return None
         rest = question_words.sub(" ", _without(tuple(p for kind in matched for p in kind.asks), norm))

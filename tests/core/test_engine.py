@@ -310,6 +310,12 @@ TOPICLESS = [
     ("驾校怎么报名", "fallback", set()),
     ("how much does an iPhone cost", "fallback", set()),
     ("3+2是什么？另外驾校怎么报名", "answer", {"pathway.3plus2"}),
+    # the same asks inside a piece with a topic: meant of the question's topic unless that piece is off-topic
+    ("What is the education surcharge credit? Which department approves a company's claim for the surcharge "
+     "credit?", "answer", {"enterprise.tax_credit", "policy.contact"}),
+    ("3+2是什么意思？另外我家楼下装修太吵了该找哪个部门", "answer", {"pathway.3plus2"}),
+    ("中职学费补助标准会提高吗？另外我在私立小学教书，学校拖欠工资，我们老师该去哪里投诉", "answer",
+     {"subsidy.tuition"}),
 ]
 
 

@@ -91,6 +91,7 @@ def test_the_first_listed_kind_decides_and_filler_is_matched_normalised() -> Non
     assert vocabulary.topicless("报名吗", QUESTION_WORDS) is kinds[1]
     assert vocabulary.topicless("驾校报名吗", QUESTION_WORDS) is None
     assert Followups().topicless("报名", QUESTION_WORDS) is None
+    assert vocabulary.named("驾校报名的费用") == list(kinds) and vocabulary.named("驾校") == []
 
 
 def test_absent_file_means_no_followups(tmp_path: Path) -> None:
