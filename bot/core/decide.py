@@ -6,6 +6,7 @@ The thresholds are chosen by scripts/calibrate.py on the dev set and stored in i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -173,21 +174,22 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
     A piece of the story around the asks counts only when the model is `part_story` sure of it. Each side of a
     comparison counts when the model is `part_compare` sure of it. A topicless ask ("咋个报名") counts for the
     intent it means after `main` (intents/followups.yaml), and so does such an ask inside an ask about a topic
-    ("Who should a company contact about joining a cooperation project?") unless the model reads that piece as
+    ("…? Which department approves a company's claim for the credit?") unless the model reads that piece as
     off-topic ("我们老师该去哪里投诉" about a private school's wages)."""
     read = pieces_read(text)
     norms = [normalize(piece) for piece, _ in read] if len(read) > 1 else []   # each piece normalised once
-    found = _piece_asks(model, read, norms, main, t, near) if norms else []
+    judged = functools.cache(lambda norm: judge(model, norm, t))               # and judged once
+    found = _piece_asks(judged, read, norms, main, t, near) if norms else []
     if followups is not None and norms:
         for (_, ask), norm in zip(read, norms, strict=True):
-            for intent in _followup_intents(model, followups, norm, ask, main, t):
+            for intent in _followup_intents(judged, followups, norm, ask, main):
                 if intent != main and intent not in (f for f, _ in found):
                     found.append((intent, norm))
     for side in compared(text):
         norm = normalize(side)
         if len(norm.replace(" ", "")) < t["min_chars"]:
             continue
-        j = judge(model, norm, t)
+        j = judged(norm)
         top = j.top
         if (top is not None and top != main and not top.startswith(NON_POLICY) and j.out_of_scope < j.confidence
                 and j.confidence >= t["part_compare"] and top not in (f for f, _ in found)):
@@ -195,22 +197,22 @@ def second_asks(model: IntentModel, text: str, main: str, normalize: Callable[[s
     return found
 
 
-def _followup_intents(model: IntentModel, followups: Followups, norm: str, ask: bool, main: str,
-                      t: Mapping[str, float]) -> list[str]:
+def _followup_intents(judged: Callable[[str], Judgement], followups: Followups, norm: str, ask: bool,
+                      main: str) -> list[str]:
     """What the kinds of ask in a piece mean after `main`: a topicless piece's kind, or the kinds named inside
     an ask the model reads as on-topic."""
     kind = topicless(followups, norm)
     if kind is not None:
         kinds = [kind]
     elif ask and (kinds := followups.named(norm)):
-        judged = judge(model, norm, t)
-        kinds = kinds if judged.out_of_scope < judged.confidence else []
+        j = judged(norm)
+        kinds = kinds if j.out_of_scope < j.confidence else []
     else:
         return []
     return [intent for k in kinds if (intent := k.after(main)) is not None]
 
 
-def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], norms: list[str], main: str,
+def _piece_asks(judged: Callable[[str], Judgement], read: list[tuple[str, bool]], norms: list[str], main: str,
                 t: Mapping[str, float], near: tuple[str, ...]) -> list[tuple[str, str]]:
     """The pieces' other intents, asks before story and surer first: a reply addresses only the first few."""
     any_ask = any(ask for _, ask in read)
@@ -218,7 +220,7 @@ def _piece_asks(model: IntentModel, read: list[tuple[str, bool]], norms: list[st
     for (_, ask), norm in zip(read, norms, strict=True):
         if len(norm.replace(" ", "")) < t["part_chars"]:
             continue
-        j = judge(model, norm, t)
+        j = judged(norm)
         top = j.top
         # A short piece alone can look off-topic (学校招老师有啥新办法); the whole question vouches for its intent.
         if (top is None or top == main or top.startswith(NON_POLICY)
