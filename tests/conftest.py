@@ -48,19 +48,23 @@ def variant_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+@pytest.fixture(scope="session")
+def _shipped_copy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shipped-copy-models")
+
+
 @pytest.fixture
-def own_models(tmp_path: Path, engine: Engine) -> Path:
-    """A model cache of the test's own that starts with the shipped model (hard-linked): a test that changes its
-    copy of the shipped intents fits into it, and loads the unchanged copy without a fit."""
-    folder = tmp_path / "models"
-    folder.mkdir()
+def shipped_copy_models(_shipped_copy_cache: Path, engine: Engine) -> Path:
+    """A model cache for the tests that change a full copy of the shipped intents, shared by them (the same
+    edit fits once) and holding the shipped model (hard-linked), so loading the unchanged copy fits nothing."""
     shipped = model_path(MODEL_CACHE, engine.model.key)
-    if shipped.exists():
+    linked = _shipped_copy_cache / shipped.name
+    if shipped.exists() and not linked.exists():    # put back when a fit of an edited copy pruned it
         try:
-            os.link(shipped, folder / shipped.name)
+            os.link(shipped, linked)
         except OSError:
-            shutil.copyfile(shipped, folder / shipped.name)
-    return folder
+            shutil.copyfile(shipped, linked)
+    return _shipped_copy_cache
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ ANSWERED = "3加2是啥子意思"
 
 
 @pytest.fixture
-async def client(settings: Settings, tmp_path: Path, own_models: Path) -> AsyncIterator[TestClient]:
+async def client(settings: Settings, tmp_path: Path, shipped_copy_models: Path) -> AsyncIterator[TestClient]:
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     configured = dataclasses.replace(settings, intents_dir=tmp_path / "intents", rate_per_minute=1000,
-                                     model_dir=own_models)
+                                     model_dir=shipped_copy_models)
     service = Service(configured, Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir),
                       Store(configured))
     async with TestClient(TestServer(web.create_app(service))) as c:

@@ -106,8 +106,8 @@ def _own_intents(service: Service, tmp_path, models: Path | None = None) -> None
 
 
 async def test_reload_retrains_in_the_background_and_swaps_whole(service: Service, tmp_path,
-                                                                own_models: Path) -> None:
-    _own_intents(service, tmp_path, own_models)
+                                                                shipped_copy_models: Path) -> None:
+    _own_intents(service, tmp_path, shipped_copy_models)
     old = service.engine
     (tmp_path / "intents" / "learned.yaml").write_text(
         "examples:\n  cert.credit_bank:\n    zh: [学分存折咋个开户]\n", encoding="utf-8")

@@ -29,12 +29,12 @@ from playwright.async_api import Page, expect  # noqa: E402 - only once Chromium
 
 
 @pytest.fixture
-async def server(settings: Settings, engine: Engine, tmp_path: Path, own_models: Path) -> AsyncIterator[str]:
+async def server(settings: Settings, engine: Engine, tmp_path: Path, shipped_copy_models: Path) -> AsyncIterator[str]:
     """`vocbot serve`'s application with the dashboard on, a private copy of the intents, a few enquiries."""
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     staff_settings = dataclasses.replace(settings, staff_password=PASSWORD, intents_dir=tmp_path / "intents",
-                                         model_dir=own_models)
+                                         model_dir=shipped_copy_models)
     service = Service(staff_settings, engine, Store(staff_settings))
     runner = aioweb.AppRunner(build_app(staff_settings, service), access_log=None)
     await runner.setup()

@@ -21,12 +21,12 @@ OPENID = "oNotice-user"
 
 @pytest.fixture
 async def channel(settings: Settings, fake: FakeWeChat, tmp_path: Path,
-                  own_models: Path) -> AsyncIterator[WeChatChannel]:
+                  shipped_copy_models: Path) -> AsyncIterator[WeChatChannel]:
     """The channel on a copy of the shipped intents that a test may extend and publish."""
     shutil.copytree(ROOT / "intents", tmp_path / "intents")
     (tmp_path / "intents" / "learned.yaml").unlink(missing_ok=True)
     configured = wechat_settings(dataclasses.replace(settings, intents_dir=tmp_path / "intents",
-                                                     model_dir=own_models), fake)
+                                                     model_dir=shipped_copy_models), fake)
     engine = Engine.load(configured.intents_dir, configured.content_dir, configured.model_dir)
     async with running(configured, engine, fake) as running_channel:
         yield running_channel
