@@ -94,7 +94,7 @@ def test_sessions_are_minted_and_signed(service: Service) -> None:
 
 
 def _own_intents(service: Service, tmp_path, models: Path | None = None) -> None:
-    """A private copy of the shipped intents; a test that changes it fits into its own model cache."""
+    """A private copy of the shipped intents; a test that changes it fits into `models` (shipped_copy_models)."""
     import dataclasses
     import shutil
 
